@@ -1,0 +1,53 @@
+# SSF Receiver. `make help` lists the targets.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint fmt worker beat bench demo clean
+
+help: ## List the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
+
+$(VENV)/.runtime: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $@ $(VENV)/.runtime
+
+run: $(VENV)/.runtime ## Build the venv, migrate, make the first admin, serve on http://127.0.0.1:8000 (SQLite, Celery eager)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py create_admin --first
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: $(VENV)/.dev ## The whole suite against real PostgreSQL and Redis (started by the harness) and headless Chromium
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest
+
+lint: $(VENV)/.dev ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(VENV)/.dev ## Format and autofix with ruff
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+worker: $(VENV)/.runtime ## A Celery worker (needs REDIS_URL and DATABASE_URL, see README)
+	$(BIN)/celery -A config worker --loglevel=INFO --pool=solo
+
+beat: $(VENV)/.runtime ## Celery beat: the pending-SET sweeper and the rejected-SET pruner
+	$(BIN)/celery -A config beat --loglevel=INFO
+
+bench: $(VENV)/.dev ## Ingest benchmark: our endpoint against a bare DRF view (PostgreSQL, Redis, gunicorn)
+	$(BIN)/python bench/ingest.py
+
+clean: ## Remove the venv, the SQLite database and caches
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,14 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="streams:stream_list"), name="home"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path(
+        "security/device-integrations/shared-signals/",
+        include("streams.urls", namespace="streams"),
+    ),
+    path("", include("events.urls", namespace="events")),
+    path("django-admin/", admin.site.urls),
+]

@@ -1,0 +1,75 @@
+"""How stored SETs reach the risk app: one drain request per batch, never one task per SET.
+
+The stored row is the outbox. Publishing a Celery task per SET costs about 1.8 ms of the ingest
+path (../shared/docs/PERFORMANCE.md), so ingest only sets a short-lived Redis flag with SET NX
+after its commit, and only the request that set it publishes `risk.process_pending_security_events`.
+The drain clears the flag before it selects each batch, so a SET committed during a drain is
+either in a batch that drain selects next or finds the flag clear and asks for a new drain: none is
+left behind. When Redis or the broker is down the SET stays PENDING and the sweeper asks again.
+"""
+
+import logging
+
+from django.conf import settings
+from kombu.exceptions import OperationalError as BrokerError
+from redis import Redis
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+DRAIN_REQUESTED_KEY = "ssf:events:drain-requested"
+# A drain that never starts (a lost task) stops blocking new requests after this long.
+DRAIN_REQUESTED_TTL_MS = 5000
+
+_redis_client: Redis | None = None
+
+
+def _redis() -> Redis:
+    global _redis_client
+    if _redis_client is None:
+        _redis_client = Redis.from_url(
+            settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=1.0
+        )
+    return _redis_client
+
+
+def request_processing(*, force: bool = False) -> None:
+    """Ask for pending SETs to be processed. Never raises: a stored SET is safe as PENDING.
+
+    `force` publishes even when a drain was already requested (the sweeper uses it).
+    """
+    # Lazy import: events hands work to risk without importing it at module level.
+    from risk.tasks import process_pending_security_events
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        process_pending_security_events.apply_async()
+        return
+    try:
+        client = _redis()
+        if force:
+            client.delete(DRAIN_REQUESTED_KEY)
+        if not client.set(DRAIN_REQUESTED_KEY, "1", nx=True, px=DRAIN_REQUESTED_TTL_MS):
+            return
+    except RedisError as exc:
+        logger.warning("SETs stay pending: Redis is unavailable (%s)", type(exc).__name__)
+        return
+    try:
+        process_pending_security_events.apply_async(retry=False)
+    except (BrokerError, RedisError) as exc:
+        logger.warning("SETs stay pending: the broker is unavailable (%s)", type(exc).__name__)
+        try:
+            client.delete(DRAIN_REQUESTED_KEY)
+        except RedisError:
+            logger.debug("Could not clear the drain flag; it expires on its own")
+
+
+def clear_processing_request() -> None:
+    """Called by the drain before each batch it selects (see the module docstring)."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    try:
+        _redis().delete(DRAIN_REQUESTED_KEY)
+    except RedisError as exc:
+        logger.warning(
+            "Could not clear the drain flag (%s); it expires on its own", type(exc).__name__
+        )

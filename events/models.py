@@ -1,0 +1,99 @@
+"""Stored SETs: the accepted ones (processed once by the risk app) and the rejected ones."""
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from streams.models import Stream
+
+
+class SecurityEventStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    PROCESSED = "PROCESSED", "Processed"
+    IGNORED = "IGNORED", "Ignored"
+
+    @property
+    def badge(self) -> str:
+        return {"PENDING": "warning", "PROCESSED": "success", "IGNORED": "muted"}[self.value]
+
+
+class SecurityEvent(models.Model):
+    """A verified SET, committed before its 202 was sent; the risk app processes it once."""
+
+    stream = models.ForeignKey(
+        Stream, null=True, blank=True, on_delete=models.SET_NULL, related_name="security_events"
+    )
+    # The stream's id and issuer, kept readable after the stream is removed.
+    stream_ref = models.CharField(max_length=20)
+    issuer = models.CharField(max_length=700)
+    jti = models.CharField(max_length=255)
+    # The first event-type URI of `events` (SSF: one event per SET); what pages filter on.
+    event_type = models.CharField(max_length=255)
+    raw = models.TextField(help_text="The SET exactly as received (compact JWS).")
+    header = models.JSONField()
+    claims = models.JSONField()
+    # Verification outcome: the key and algorithm that verified it, and tolerated deviations.
+    kid = models.CharField(max_length=255, blank=True)
+    alg = models.CharField(max_length=16)
+    typ_missing = models.BooleanField(default=False)
+    content_type_mislabelled = models.BooleanField(default=False)
+    received_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(
+        max_length=16, choices=SecurityEventStatus.choices, default=SecurityEventStatus.PENDING
+    )
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # RFC 8935 §2.3 re-delivery: the same SET twice is stored (and processed) once.
+            models.UniqueConstraint(fields=["stream", "jti"], name="security_event_stream_jti"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["id"],
+                condition=Q(status=SecurityEventStatus.PENDING),
+                name="security_event_pending",
+            ),
+            models.Index(fields=["stream", "-received_at"], name="security_event_stream_recv"),
+            models.Index(fields=["-received_at"], name="security_event_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issuer} {self.jti}"
+
+    @property
+    def status_choice(self) -> SecurityEventStatus:
+        return SecurityEventStatus(self.status)
+
+
+class RejectedSecurityEvent(models.Model):
+    """A SET we refused, with the answer we gave, so an admin can see why events do not arrive.
+
+    Bounded: the events.prune task keeps REJECTED_SET_RETENTION_DAYS and at most
+    REJECTED_SET_CAP_PER_STREAM rows per stream (and as many for unknown issuers).
+    """
+
+    stream = models.ForeignKey(
+        Stream,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="rejected_security_events",
+    )
+    issuer = models.CharField(max_length=700, blank=True, help_text="The claimed iss, unverified.")
+    jti = models.CharField(max_length=255, blank=True)
+    http_status = models.PositiveSmallIntegerField()
+    err = models.CharField(max_length=32)
+    description = models.TextField()
+    raw = models.TextField(blank=True, help_text="The body as received, truncated.")
+    remote_addr = models.GenericIPAddressField(null=True, blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["stream", "-received_at"], name="rejected_set_stream_recv"),
+            models.Index(fields=["-received_at"], name="rejected_set_received"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.err}: {self.description[:60]}"

@@ -1,0 +1,41 @@
+"""Every read of stored SETs for pages and other apps."""
+
+from django.db.models import Count, Q, QuerySet
+
+from events.models import RejectedSecurityEvent, SecurityEvent, SecurityEventStatus
+
+
+def stream_ingest_summary(*, stream_id: str) -> dict[str, int]:
+    """Counts of a stream's accepted SETs by outcome and of the deviations we tolerated."""
+    return SecurityEvent.objects.filter(stream_id=stream_id).aggregate(
+        received=Count("id"),
+        pending=Count("id", filter=Q(status=SecurityEventStatus.PENDING)),
+        processed=Count("id", filter=Q(status=SecurityEventStatus.PROCESSED)),
+        ignored=Count("id", filter=Q(status=SecurityEventStatus.IGNORED)),
+        typ_missing=Count("id", filter=Q(typ_missing=True)),
+        content_type_mislabelled=Count("id", filter=Q(content_type_mislabelled=True)),
+    )
+
+
+def stream_rejections_by_error(*, stream_id: str) -> QuerySet:
+    """How many of a stream's SETs were refused, per error code (within retention)."""
+    return (
+        RejectedSecurityEvent.objects.filter(stream_id=stream_id)
+        .values("err")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+    )
+
+
+def stream_recent_events(*, stream_id: str, limit: int = 20) -> QuerySet[SecurityEvent]:
+    return SecurityEvent.objects.filter(stream_id=stream_id).order_by("-received_at", "-id")[:limit]
+
+
+def stream_recent_rejections(*, stream_id: str, limit: int = 20) -> QuerySet[RejectedSecurityEvent]:
+    return RejectedSecurityEvent.objects.filter(stream_id=stream_id).order_by(
+        "-received_at", "-id"
+    )[:limit]
+
+
+def security_event_get(*, pk: int) -> SecurityEvent:
+    return SecurityEvent.objects.select_related("stream").get(pk=pk)

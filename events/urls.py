@@ -1,0 +1,23 @@
+from django.urls import path
+
+from events import api, views
+
+app_name = "events"
+
+urlpatterns = [
+    path(
+        "security/api/v1/security-events",
+        api.SecurityEventPushApi.as_view(),
+        name="security_event_push",
+    ),
+    path(
+        "security/device-integrations/shared-signals/<str:pk>/events/",
+        views.StreamEventsView.as_view(),
+        name="stream_events",
+    ),
+    path(
+        "security/events/<int:pk>/",
+        views.SecurityEventDetailView.as_view(),
+        name="security_event_detail",
+    ),
+]

@@ -1,0 +1,375 @@
+"""SET verification: the one function the push endpoint and the poll client both call.
+
+Checks, in order (RFC 8417, RFC 8935 §2, SSF 1.0 §4 and the checklist in protocol.md §9):
+1. the body is one compact JWS whose header and payload are JSON objects (`invalid_request`);
+2. its `iss` names one of our streams (`invalid_issuer`) and that stream is Active
+   (`access_denied`); for a push, the stream's Authorization secret when it has one
+   (`authentication_failed`);
+3. `typ` is `secevent+jwt` (a missing `typ` is tolerated and recorded), `alg` an asymmetric
+   algorithm, the key found by `kid` (one rate-limited JWKS refetch on an unknown `kid`), pinned
+   to `alg`, and the signature good (`invalid_key`; an unreachable JWKS is a 503, not a refusal);
+4. the claims: `aud` holds our audience (`invalid_audience`); `iat`, `jti`, `events` and a subject
+   are present and well-formed; `sub`/`exp` refused on strict streams (`invalid_request`).
+Claims are not trusted before the signature checks out; only `iss` is read earlier, to find keys.
+"""
+
+import base64
+import binascii
+import hmac
+import json
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from jwcrypto.common import JWException
+from jwcrypto.jws import JWS, InvalidJWSSignature
+
+from streams.discovery import DiscoveryError, normalize_issuer
+from streams.keys import SIGNING_ALGORITHMS, SigningKey
+from streams.models import Stream
+from streams.selectors import stream_for_issuer, stream_signing_keys
+from streams.services import push_secret_hash, stream_jwks_refetch
+
+SET_TYPES = frozenset({"secevent+jwt", "application/secevent+jwt"})
+MAX_JTI_LENGTH = 255
+MAX_EVENT_TYPE_LENGTH = 255
+JWKS_RETRY_AFTER_SECONDS = 30
+_BASE64URL = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+class SetErrorCode(models.TextChoices):
+    """RFC 8935 §2.4 error codes (and SSF's `invalid_state`)."""
+
+    INVALID_REQUEST = "invalid_request", "The request is not a valid SET"
+    INVALID_KEY = "invalid_key", "The signing key is unknown or not acceptable"
+    INVALID_ISSUER = "invalid_issuer", "The issuer is not one of ours"
+    INVALID_AUDIENCE = "invalid_audience", "The audience does not name this receiver"
+    AUTHENTICATION_FAILED = "authentication_failed", "The transmitter could not be authenticated"
+    ACCESS_DENIED = "access_denied", "The transmitter may not send this SET here"
+    INVALID_STATE = "invalid_state", "The verification state does not match"
+    # Not an RFC 8935 code: the answer was a 503 because the keys could not be checked now.
+    JWKS_UNAVAILABLE = "jwks_unavailable", "The transmitter's keys could not be fetched"
+
+
+class SetError(Exception):
+    """A refused SET: the RFC 8935 `err` code, a description, and what we knew of it."""
+
+    def __init__(
+        self,
+        err: SetErrorCode,
+        description: str,
+        *,
+        stream: Stream | None = None,
+        issuer: str = "",
+        jti: str = "",
+        status: int = 400,
+        retry_after: int | None = None,
+    ):
+        super().__init__(description)
+        self.err, self.description, self.status = err, description, status
+        self.stream, self.issuer, self.jti, self.retry_after = stream, issuer, jti, retry_after
+
+
+@dataclass
+class CompactJws:
+    """A compact JWS split and decoded, not yet verified."""
+
+    raw: str
+    header: dict[str, Any]
+    claims: dict[str, Any]
+
+
+@dataclass
+class VerifiedSet:
+    """A SET whose signature and claims checked out against its stream."""
+
+    stream: Stream
+    raw: str
+    header: dict[str, Any]
+    claims: dict[str, Any]
+    kid: str
+    alg: str
+    typ_missing: bool
+
+    @property
+    def jti(self) -> str:
+        return self.claims["jti"]
+
+    @property
+    def event_type(self) -> str:
+        return next(iter(self.claims["events"]))
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
+
+
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_object(segment: str, what: str) -> dict[str, Any]:
+    try:
+        padded = segment + "=" * (-len(segment) % 4)
+        text = base64.urlsafe_b64decode(padded.encode("ascii")).decode("utf-8")
+        # PostgreSQL's jsonb cannot store NUL; such a SET could never be kept, so it is refused.
+        if "\\u0000" in text:
+            raise ValueError("NUL character")
+        value = json.loads(text, parse_float=_finite_float, parse_constant=_reject_constant)
+    except (ValueError, UnicodeError, binascii.Error, RecursionError) as exc:
+        raise SetError(
+            SetErrorCode.INVALID_REQUEST, f"The JWS {what} is not base64url JSON."
+        ) from exc
+    if not isinstance(value, dict):
+        raise SetError(SetErrorCode.INVALID_REQUEST, f"The JWS {what} is not a JSON object.")
+    return value
+
+
+def looks_like_compact_jws(body: str) -> bool:
+    """Header and payload in base64url, then a signature (empty for `alg: none`)."""
+    parts = body.split(".")
+    return (
+        len(parts) == 3
+        and bool(parts[0])
+        and bool(parts[1])
+        and all(set(part) <= _BASE64URL for part in parts)
+    )
+
+
+def parse_compact_jws(raw: str) -> CompactJws:
+    """Split and decode a compact JWS; `invalid_request` when it is not one."""
+    parts = raw.split(".")
+    if len(parts) == 5:
+        raise SetError(SetErrorCode.INVALID_REQUEST, "Encrypted SETs (JWE) are not supported.")
+    if len(parts) != 3 or not parts[0] or not parts[1]:
+        raise SetError(
+            SetErrorCode.INVALID_REQUEST,
+            "The body is not a SET in compact JWS form (header.payload.signature).",
+        )
+    return CompactJws(
+        raw=raw, header=_json_object(parts[0], "header"), claims=_json_object(parts[1], "payload")
+    )
+
+
+# Keys built once per stream and JWKS version: jwcrypto key objects are costly to make
+# (../shared/docs/PERFORMANCE.md). Bounded; a cleared cache only costs a rebuild.
+_KEY_CACHE: dict[tuple[str, datetime], list[SigningKey]] = {}
+_KEY_CACHE_MAX = 512
+
+
+def _stream_keys(stream: Stream) -> list[SigningKey]:
+    cache_key = (stream.pk, stream.jwks_fetched_at)
+    keys = _KEY_CACHE.get(cache_key)
+    if keys is None:
+        if len(_KEY_CACHE) >= _KEY_CACHE_MAX:
+            _KEY_CACHE.clear()
+        keys = _KEY_CACHE[cache_key] = stream_signing_keys(stream=stream)
+    return keys
+
+
+def _pick(keys: list[SigningKey], kid: str | None) -> SigningKey | None:
+    if kid is None:
+        return keys[0] if len(keys) == 1 else None
+    return next((key for key in keys if key.kid == kid), None)
+
+
+def _select_key(stream: Stream, kid: str | None, context: dict) -> SigningKey:
+    key = _pick(_stream_keys(stream), kid)
+    if key is None and (kid is not None or not _stream_keys(stream)):
+        try:
+            refetched = stream_jwks_refetch(stream=stream)
+        except DiscoveryError as exc:
+            if exc.transient:
+                raise SetError(
+                    SetErrorCode.JWKS_UNAVAILABLE,
+                    "The transmitter's JWKS could not be fetched to check this SET's key; "
+                    "try again later.",
+                    status=503,
+                    retry_after=JWKS_RETRY_AFTER_SECONDS,
+                    **context,
+                ) from exc
+            raise SetError(SetErrorCode.INVALID_KEY, str(exc), **context) from exc
+        if refetched:
+            key = _pick(_stream_keys(stream), kid)
+    if key is not None:
+        return key
+    if kid is None:
+        raise SetError(
+            SetErrorCode.INVALID_KEY,
+            "The SET has no kid and the transmitter's JWKS does not hold exactly one usable key.",
+            **context,
+        )
+    raise SetError(
+        SetErrorCode.INVALID_KEY,
+        f"No usable key with kid {kid!r} in the transmitter's JWKS.",
+        **context,
+    )
+
+
+def _check_header(header: dict[str, Any], context: dict) -> tuple[str, str | None, bool]:
+    typ = header.get("typ")
+    if typ is not None and (not isinstance(typ, str) or typ.lower() not in SET_TYPES):
+        raise SetError(
+            SetErrorCode.INVALID_REQUEST,
+            f"The JOSE header typ is {typ!r}; a SET must have typ secevent+jwt.",
+            **context,
+        )
+    alg = header.get("alg")
+    if not isinstance(alg, str) or alg not in SIGNING_ALGORITHMS:
+        raise SetError(
+            SetErrorCode.INVALID_KEY,
+            f"alg {alg!r} is not allowed; SETs must be signed with an asymmetric algorithm "
+            "(RS256/384/512, PS256/384/512, ES256/384/512, EdDSA).",
+            **context,
+        )
+    kid = header.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise SetError(
+            SetErrorCode.INVALID_REQUEST, "The JOSE header kid is not a string.", **context
+        )
+    return alg, kid, typ is None
+
+
+def _verify_signature(raw: str, key: SigningKey, alg: str, context: dict) -> None:
+    if alg not in key.algorithms:
+        raise SetError(
+            SetErrorCode.INVALID_KEY,
+            f"The key {key.kid or '(no kid)'} does not allow alg {alg} "
+            f"(it allows {key.alg_label}).",
+            **context,
+        )
+    jws = JWS()
+    try:
+        jws.deserialize(raw)
+        jws.verify(key.jwk, alg=alg)
+    except InvalidJWSSignature as exc:
+        raise SetError(
+            SetErrorCode.INVALID_KEY,
+            "The signature does not verify with the transmitter's key.",
+            **context,
+        ) from exc
+    except (JWException, ValueError, TypeError) as exc:
+        raise SetError(
+            SetErrorCode.INVALID_REQUEST, f"The JWS is malformed: {exc}", **context
+        ) from exc
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _audience_matches(aud: Any) -> bool:
+    ours = normalize_issuer(settings.RECEIVER_AUDIENCE)
+    values = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    return any(isinstance(v, str) and normalize_issuer(v) == ours for v in values)
+
+
+def _has_subject(claims: dict[str, Any]) -> bool:
+    if isinstance(claims.get("sub_id"), dict) and claims["sub_id"]:
+        return True
+    return any(
+        isinstance(e.get("subject"), dict) and e["subject"] for e in claims["events"].values()
+    )
+
+
+def _check_claims(claims: dict[str, Any], stream: Stream, context: dict) -> None:
+    def invalid(description: str) -> SetError:
+        return SetError(SetErrorCode.INVALID_REQUEST, description, **context)
+
+    if not _audience_matches(claims.get("aud")):
+        raise SetError(
+            SetErrorCode.INVALID_AUDIENCE,
+            f"aud {claims.get('aud')!r} does not contain this receiver's audience "
+            f"{settings.RECEIVER_AUDIENCE!r}.",
+            **context,
+        )
+    now = time.time()
+    iat = claims.get("iat")
+    if not _is_number(iat):
+        raise invalid("The iat claim is missing or not a NumericDate.")
+    if iat > now + settings.SET_CLOCK_SKEW_SECONDS:
+        raise invalid("The iat claim is in the future.")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_LENGTH:
+        raise invalid(
+            f"The jti claim is missing or not a string of 1 to {MAX_JTI_LENGTH} characters."
+        )
+    events = claims.get("events")
+    if not isinstance(events, dict) or not events:
+        raise invalid("The events claim is missing or not a non-empty JSON object.")
+    for uri, body in events.items():
+        if len(uri) > MAX_EVENT_TYPE_LENGTH or not isinstance(body, dict):
+            raise invalid(
+                f"The event {uri[:80]!r} is not a JSON object keyed by an event-type URI."
+            )
+    if not _has_subject(claims):
+        raise invalid("The SET names no subject (sub_id, or subject inside the event).")
+    if stream.strict_claims:
+        present = [name for name in ("sub", "exp") if name in claims]
+        if present:
+            raise invalid(f"SSF 1.0 forbids the {' and '.join(present)} claim(s) in a SET.")
+    exp = claims.get("exp")
+    if exp is not None and (not _is_number(exp) or exp < now - settings.SET_CLOCK_SKEW_SECONDS):
+        raise invalid("The SET has expired (exp).")
+
+
+def _check_authorization(stream: Stream, authorization: str | None, context: dict) -> None:
+    if not stream.push_authorization_hash:
+        return
+    given = push_secret_hash(authorization or "")
+    if not authorization or not hmac.compare_digest(given, stream.push_authorization_hash):
+        raise SetError(
+            SetErrorCode.AUTHENTICATION_FAILED,
+            "The Authorization header is missing or does not match the stream's push secret.",
+            **context,
+        )
+
+
+def verify_set(
+    raw: str, *, authorization: str | None = None, check_authorization: bool = True
+) -> VerifiedSet:
+    """Verify one SET end to end and return it with its stream; SetError says why not.
+
+    `check_authorization` is true for pushes (RFC 8935) and false for polled SETs (RFC 8936),
+    which we fetched ourselves.
+    """
+    jws = parse_compact_jws(raw)
+    issuer = jws.claims.get("iss")
+    jti = jws.claims.get("jti") if isinstance(jws.claims.get("jti"), str) else ""
+    if not isinstance(issuer, str) or not issuer:
+        raise SetError(SetErrorCode.INVALID_REQUEST, "The SET has no iss claim.", jti=jti)
+    stream = stream_for_issuer(issuer=issuer)
+    if stream is None:
+        raise SetError(
+            SetErrorCode.INVALID_ISSUER,
+            f"No stream receives SETs from issuer {issuer!r}.",
+            issuer=issuer,
+            jti=jti,
+        )
+    context = {"stream": stream, "issuer": issuer, "jti": jti}
+    if not stream.is_active:
+        raise SetError(
+            SetErrorCode.ACCESS_DENIED, f"The stream {stream.name!r} is deactivated.", **context
+        )
+    if check_authorization:
+        _check_authorization(stream, authorization, context)
+    alg, kid, typ_missing = _check_header(jws.header, context)
+    key = _select_key(stream, kid, context)
+    _verify_signature(raw, key, alg, context)
+    _check_claims(jws.claims, stream, context)
+    return VerifiedSet(
+        stream=stream,
+        raw=raw,
+        header=jws.header,
+        claims=jws.claims,
+        kid=key.kid or "",
+        alg=alg,
+        typ_missing=typ_missing,
+    )

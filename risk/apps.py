@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class RiskConfig(AppConfig):
+    """Risk: processing of accepted SETs, the system log, entity risk, policy and reports."""
+
+    name = "risk"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,285 @@
+"""Safe outbound HTTP: the one way this project calls a transmitter (or any admin-given URL).
+
+Every request goes through `safe_request`, which
+- allows only https (and http only when ALLOW_INSECURE_TRANSMITTER_URLS is true);
+- resolves the host itself, refuses loopback, private and reserved addresses unless that setting is
+  true, and always refuses link-local and cloud-metadata addresses; then connects to the address it
+  checked, so a DNS answer that changes between check and connect (rebinding) cannot slip through;
+- bounds connect and read timeouts, the whole exchange's duration, the response size and the
+  number of redirects (each redirect target passes the same checks);
+- never uses proxies from the environment, and never logs request headers (they carry secrets).
+"""
+
+import ipaddress
+import json
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from django.conf import settings
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+# Refused whatever ALLOW_INSECURE_TRANSMITTER_URLS says: link-local (the cloud metadata services
+# live at 169.254.169.254), AWS's IPv6 metadata address and Alibaba Cloud's metadata address.
+ALWAYS_REFUSED_NETWORKS = tuple(
+    ipaddress.ip_network(n)
+    for n in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "100.100.100.200/32")
+)
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+USER_AGENT = "ssf-receiver/0.1 (+https://openid.net/wg/sharedsignals/)"
+
+
+class FetchError(Exception):
+    """An outbound request failed; the message is written for the admin who gave the URL."""
+
+
+class RefusedURL(FetchError):
+    """The URL or the address it resolves to is not allowed."""
+
+
+class Unreachable(FetchError):
+    """DNS failed or the connection could not be made."""
+
+
+class FetchTimeout(FetchError):
+    """Connecting, reading or the whole exchange took too long."""
+
+
+class ResponseTooLarge(FetchError):
+    """The response body is bigger than OUTBOUND_MAX_BYTES."""
+
+
+class BadStatus(FetchError):
+    """The server answered with a status the caller does not accept."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(message)
+        self.status = status
+
+
+class NotJSON(FetchError):
+    """The body is not a JSON document."""
+
+
+@dataclass
+class FetchedResponse:
+    url: str
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def json(self) -> Any:
+        """The body as JSON, or NotJSON naming the URL."""
+        try:
+            return json.loads(self.body)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise NotJSON(f"{self.url} did not answer with a JSON document.") from exc
+
+
+def address_refusal(address: str, *, allow_insecure: bool) -> str | None:
+    """Why connecting to `address` is refused, or None when it is allowed."""
+    ip = ipaddress.ip_address(address)
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if any(ip in network for network in ALWAYS_REFUSED_NETWORKS):
+        return f"{ip} is a link-local or cloud-metadata address, which is never allowed"
+    if ip.is_unspecified or ip.is_multicast:
+        return f"{ip} is not a unicast address"
+    if not allow_insecure and not ip.is_global:
+        return (
+            f"{ip} is a loopback, private or reserved address; transmitter URLs must resolve to "
+            "public addresses (ALLOW_INSECURE_TRANSMITTER_URLS allows them in a lab)"
+        )
+    return None
+
+
+def resolve_allowed_address(host: str, port: int) -> str:
+    """Resolve `host` and return the first address that may be connected to, or raise."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise Unreachable(f"The host {host} could not be resolved.") from exc
+    refusals = []
+    for _family, _type, _proto, _name, sockaddr in infos:
+        refusal = address_refusal(sockaddr[0], allow_insecure=_allow_insecure())
+        if refusal is None:
+            return sockaddr[0]
+        refusals.append(refusal)
+    raise RefusedURL(f"Refused to connect to {host}: {refusals[0]}.")
+
+
+class _GuardedConnectionMixin:
+    """Connect only to an address that `resolve_allowed_address` approved, and check the peer."""
+
+    def _new_conn(self):
+        host = self._dns_host.strip("[]")
+        self._dns_host = resolve_allowed_address(host, self.port)
+        sock = super()._new_conn()
+        peer = sock.getpeername()[0]
+        refusal = address_refusal(peer, allow_insecure=_allow_insecure())
+        if refusal is not None:
+            sock.close()
+            raise RefusedURL(f"Refused to talk to {host}: {refusal}.")
+        return sock
+
+
+class _GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
+    pass
+
+
+class _GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class _GuardedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+class _GuardedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _GuardedHTTPConnectionPool,
+            "https": _GuardedHTTPSConnectionPool,
+        }
+
+
+def _allow_insecure() -> bool:
+    return bool(settings.ALLOW_INSECURE_TRANSMITTER_URLS)
+
+
+def check_url(url: str) -> None:
+    """Refuse a URL whose scheme or form is not allowed (before any network traffic)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as exc:
+        raise RefusedURL(f"{url!r} is not a valid URL.") from exc
+    allowed = {"https", "http"} if _allow_insecure() else {"https"}
+    if parts.scheme not in allowed:
+        raise RefusedURL(f"{url} must use https.")
+    if not parts.hostname:
+        raise RefusedURL(f"{url!r} has no host.")
+    if parts.username or parts.password:
+        raise RefusedURL(f"{parts.hostname}: URLs with credentials in them are not allowed.")
+
+
+def _session() -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False  # no proxies or .netrc from the environment
+    adapter = _GuardedAdapter(max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def _read_body(response: requests.Response, *, url: str, deadline: float) -> bytes:
+    limit = settings.OUTBOUND_MAX_BYTES
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ResponseTooLarge(f"{url} sent {declared} bytes; the limit is {limit}.")
+    chunks, size = [], 0
+    for chunk in response.iter_content(chunk_size=16384):
+        size += len(chunk)
+        if size > limit:
+            raise ResponseTooLarge(f"{url} sent more than {limit} bytes.")
+        if time.monotonic() > deadline:
+            raise FetchTimeout(f"{url} took too long to send its answer.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def safe_request(
+    method: str,
+    url: str,
+    *,
+    json_body: Any = None,
+    data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> FetchedResponse:
+    """Send one request under the rules in this module's docstring and return the answer.
+
+    GET requests follow up to OUTBOUND_MAX_REDIRECTS redirects; other methods return the 3xx.
+    Raises a FetchError subclass whose message names what failed.
+    """
+    connect_timeout = settings.OUTBOUND_CONNECT_TIMEOUT
+    read_timeout = settings.OUTBOUND_READ_TIMEOUT
+    deadline = time.monotonic() + connect_timeout + 2 * read_timeout
+    with _session() as session:
+        for _hop in range(settings.OUTBOUND_MAX_REDIRECTS + 1):
+            check_url(url)
+            host = urlsplit(url).hostname
+            try:
+                response = session.request(
+                    method,
+                    url,
+                    json=json_body,
+                    data=data,
+                    headers=headers,
+                    timeout=(connect_timeout, read_timeout),
+                    allow_redirects=False,
+                    stream=True,
+                )
+            except requests.exceptions.ConnectTimeout as exc:
+                raise FetchTimeout(
+                    f"Connecting to {host} timed out after {connect_timeout:g}s."
+                ) from exc
+            except requests.exceptions.ReadTimeout as exc:
+                raise FetchTimeout(f"{host} did not answer within {read_timeout:g}s.") from exc
+            except requests.exceptions.SSLError as exc:
+                raise Unreachable(f"The TLS connection to {host} failed: {_reason(exc)}.") from exc
+            except requests.exceptions.ConnectionError as exc:
+                raise Unreachable(f"Could not connect to {host}: {_reason(exc)}.") from exc
+            except requests.exceptions.RequestException as exc:
+                raise Unreachable(f"The request to {host} failed: {_reason(exc)}.") from exc
+            with response:
+                location = response.headers.get("Location")
+                if method == "GET" and response.status_code in REDIRECT_STATUSES and location:
+                    url = urljoin(url, location)
+                    continue
+                try:
+                    body = _read_body(response, url=url, deadline=deadline)
+                except requests.exceptions.RequestException as exc:
+                    raise FetchTimeout(
+                        f"{host} stopped sending its answer: {_reason(exc)}."
+                    ) from exc
+                return FetchedResponse(
+                    url=url, status=response.status_code, headers=dict(response.headers), body=body
+                )
+    raise FetchError(f"{url} redirected more than {settings.OUTBOUND_MAX_REDIRECTS} times.")
+
+
+def fetch_json(url: str) -> Any:
+    """GET `url`, require 200 and a JSON body, and return the parsed document."""
+    response = safe_request("GET", url, headers={"Accept": "application/json"})
+    if response.status != 200:
+        raise BadStatus(f"{url} answered HTTP {response.status}.", response.status)
+    return response.json()
+
+
+_REASONS = (
+    ("Connection refused", "connection refused"),
+    ("Name or service not known", "the host name could not be resolved"),
+    ("Temporary failure in name resolution", "the host name could not be resolved"),
+    ("CERTIFICATE_VERIFY_FAILED", "the server certificate could not be verified"),
+    ("Connection reset", "the connection was reset"),
+    ("Network is unreachable", "the network is unreachable"),
+    ("No route to host", "there is no route to the host"),
+    ("timed out", "timed out"),
+)
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, admin-readable cause of a requests/urllib3 error (no URLs, no headers)."""
+    text = str(exc)
+    return next((label for needle, label in _REASONS if needle in text), type(exc).__name__)

@@ -1,0 +1,112 @@
+"""Streams: one per transmitter we receive SETs from (Okta: a Security Events Provider)."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from common.ids import okta_style_id
+
+
+def new_stream_id() -> str:
+    return okta_style_id("sse")
+
+
+class StreamStatus(models.TextChoices):
+    ACTIVE = "ACTIVE", "Active"
+    INACTIVE = "INACTIVE", "Inactive"
+
+    @property
+    def badge(self) -> str:
+        return {"ACTIVE": "success", "INACTIVE": "muted"}[self.value]
+
+
+class ConfigMethod(models.TextChoices):
+    WELL_KNOWN_URL = "WELL_KNOWN_URL", "Well-known URL"
+    ISSUER_AND_JWKS_URL = "ISSUER_AND_JWKS_URL", "Issuer URL + JWKS URL"
+
+
+class Stream(models.Model):
+    """A transmitter's stream of SETs to us: where its keys are and whether we accept it."""
+
+    id = models.CharField(primary_key=True, max_length=20, default=new_stream_id, editable=False)
+    name = models.CharField("integration name", max_length=100, unique=True)
+    # Okta's provider `type`: a free label such as the vendor's name.
+    provider_type = models.CharField(max_length=255, default="ssf")
+    config_method = models.CharField(max_length=32, choices=ConfigMethod.choices)
+    well_known_url = models.CharField(max_length=1000, blank=True)
+    issuer = models.CharField(max_length=700)
+    # The issuer as SETs are matched against it (streams.discovery.normalize_issuer).
+    issuer_key = models.CharField(max_length=700, unique=True)
+    jwks_url = models.CharField("JWKS URL", max_length=1000)
+    status = models.CharField(
+        max_length=16, choices=StreamStatus.choices, default=StreamStatus.ACTIVE
+    )
+    metadata = models.JSONField(null=True, blank=True, help_text="Transmitter metadata as fetched.")
+    jwks = models.JSONField(default=dict, help_text="The transmitter's JWKS as last fetched.")
+    jwks_fetched_at = models.DateTimeField(default=timezone.now)
+    # When a SET with an unknown `kid` last caused a JWKS refetch (rate limit for key rotation).
+    jwks_refetch_attempted_at = models.DateTimeField(null=True, blank=True)
+    # SSF forbids `sub` and `exp` in SETs; older and Okta-style senders still send them.
+    strict_claims = models.BooleanField(
+        "refuse SETs with sub or exp",
+        default=False,
+        help_text="SSF 1.0 forbids the sub and exp claims; turn on to refuse SETs that carry them.",
+    )
+    # SHA-256 of the secret the transmitter must send as the Authorization header value.
+    push_authorization_hash = models.CharField(max_length=64, blank=True)
+    last_set_received_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == StreamStatus.ACTIVE
+
+    @property
+    def status_choice(self) -> StreamStatus:
+        return StreamStatus(self.status)
+
+    @property
+    def requires_push_authorization(self) -> bool:
+        return bool(self.push_authorization_hash)
+
+
+class StreamAction(models.TextChoices):
+    CREATE = "CREATE", "Added"
+    UPDATE = "UPDATE", "Edited"
+    ACTIVATE = "ACTIVATE", "Activated"
+    DEACTIVATE = "DEACTIVATE", "Deactivated"
+    DELETE = "DELETE", "Removed"
+    ROTATE_PUSH_SECRET = "ROTATE_PUSH_SECRET", "Push authorization secret generated"
+    CLEAR_PUSH_SECRET = "CLEAR_PUSH_SECRET", "Push authorization secret removed"
+
+
+class StreamChange(models.Model):
+    """One change to a stream: who made it, when, and the stream's fields before and after."""
+
+    stream = models.ForeignKey(
+        Stream, null=True, blank=True, on_delete=models.SET_NULL, related_name="changes"
+    )
+    # Kept so the trail stays readable after the stream is removed.
+    stream_ref = models.CharField(max_length=20, db_index=True)
+    stream_name = models.CharField(max_length=100)
+    action = models.CharField(max_length=32, choices=StreamAction.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_name = models.CharField(max_length=150)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.stream_name}: {self.get_action_display()} by {self.actor_name}"

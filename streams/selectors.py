@@ -1,0 +1,33 @@
+"""Every read of streams for pages, the CLI and other apps."""
+
+from django.db.models import QuerySet
+
+from streams.discovery import normalize_issuer
+from streams.keys import NoUsableKey, SigningKey, signing_keys
+from streams.models import Stream, StreamChange
+
+
+def stream_list() -> QuerySet[Stream]:
+    """All streams by name, as the console list and `list_streams` show them."""
+    return Stream.objects.order_by("name")
+
+
+def stream_get(*, stream_id: str) -> Stream:
+    return Stream.objects.get(pk=stream_id)
+
+
+def stream_for_issuer(*, issuer: str) -> Stream | None:
+    """The stream whose issuer matches a SET's `iss` (trailing slashes aside), or None."""
+    return Stream.objects.filter(issuer_key=normalize_issuer(issuer)).first()
+
+
+def stream_changes(*, stream: Stream, limit: int = 50) -> QuerySet[StreamChange]:
+    return StreamChange.objects.filter(stream_ref=stream.pk).select_related("actor")[:limit]
+
+
+def stream_signing_keys(*, stream: Stream) -> list[SigningKey]:
+    """The usable keys of the stream's cached JWKS (empty when none is usable any more)."""
+    try:
+        return signing_keys(stream.jwks)
+    except NoUsableKey:
+        return []

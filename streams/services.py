@@ -1,0 +1,306 @@
+"""Every write to streams. Network checks run before the transaction; each write is audited."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from streams.discovery import (
+    DiscoveryError,
+    TransmitterConfig,
+    discover_from_issuer_and_jwks_url,
+    discover_from_well_known_url,
+    fetch_jwks,
+    normalize_issuer,
+)
+from streams.models import ConfigMethod, Stream, StreamAction, StreamChange, StreamStatus
+
+NAME_MAX_LENGTH = 100
+AUDITED_FIELDS = (
+    "name",
+    "provider_type",
+    "config_method",
+    "well_known_url",
+    "issuer",
+    "jwks_url",
+    "status",
+    "strict_claims",
+)
+EITHER_METHOD = "Give either a Well-known URL, or an Issuer URL and a JWKS URL."
+
+
+def stream_snapshot(stream: Stream) -> dict[str, Any]:
+    """The audited fields of a stream (never its secrets)."""
+    return {name: getattr(stream, name) for name in AUDITED_FIELDS}
+
+
+def _record_change(
+    *, stream: Stream, action: StreamAction, actor, actor_name: str | None, before, after
+) -> StreamChange:
+    name = actor_name or (actor.get_username() if actor is not None else "system")
+    return StreamChange.objects.create(
+        stream=stream,
+        stream_ref=stream.pk,
+        stream_name=stream.name,
+        action=action,
+        actor=actor,
+        actor_name=name,
+        before=before,
+        after=after,
+    )
+
+
+def _clean_name(name: str, *, exclude_id: str | None) -> str:
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Enter an integration name."})
+    if len(name) > NAME_MAX_LENGTH:
+        raise ValidationError({"name": f"Use at most {NAME_MAX_LENGTH} characters."})
+    if Stream.objects.filter(name=name).exclude(pk=exclude_id).exists():
+        raise ValidationError({"name": f"A stream named {name!r} exists already."})
+    return name
+
+
+def _discover(*, well_known_url: str, issuer: str, jwks_url: str) -> tuple[str, TransmitterConfig]:
+    well_known_url, issuer, jwks_url = (v.strip() for v in (well_known_url, issuer, jwks_url))
+    if well_known_url and not (issuer or jwks_url):
+        return ConfigMethod.WELL_KNOWN_URL, discover_from_well_known_url(well_known_url)
+    if issuer and jwks_url and not well_known_url:
+        return ConfigMethod.ISSUER_AND_JWKS_URL, discover_from_issuer_and_jwks_url(issuer, jwks_url)
+    errors = {}
+    if not well_known_url:
+        if not issuer and jwks_url:
+            errors["issuer"] = "Enter the transmitter's Issuer URL."
+        if issuer and not jwks_url:
+            errors["jwks_url"] = "Enter the transmitter's JWKS URL."
+    raise ValidationError(errors or EITHER_METHOD)
+
+
+def _check_issuer_free(issuer: str, *, exclude_id: str | None) -> None:
+    other = (
+        Stream.objects.filter(issuer_key=normalize_issuer(issuer)).exclude(pk=exclude_id).first()
+    )
+    if other is not None:
+        raise ValidationError(f"The stream {other.name!r} already receives SETs from {issuer!r}.")
+
+
+def _apply_config(stream: Stream, method: str, config: TransmitterConfig, well_known_url: str):
+    stream.config_method = method
+    stream.well_known_url = well_known_url.strip() if method == ConfigMethod.WELL_KNOWN_URL else ""
+    stream.issuer = config.issuer
+    stream.issuer_key = normalize_issuer(config.issuer)
+    stream.jwks_url = config.jwks_url
+    stream.metadata = config.metadata
+    stream.jwks = config.jwks
+    stream.jwks_fetched_at = timezone.now()
+
+
+def _save_unique(stream: Stream, **kwargs) -> None:
+    """Save; a name or issuer taken meanwhile by a concurrent save is a ValidationError too."""
+    try:
+        with transaction.atomic():
+            stream.save(**kwargs)
+    except IntegrityError as exc:
+        raise ValidationError(
+            "Another stream with this name or issuer was saved meanwhile."
+        ) from exc
+
+
+def stream_create(
+    *,
+    name: str,
+    well_known_url: str = "",
+    issuer: str = "",
+    jwks_url: str = "",
+    provider_type: str = "ssf",
+    strict_claims: bool = False,
+    actor=None,
+    actor_name: str | None = None,
+) -> Stream:
+    """Validate the transmitter (metadata, issuer, JWKS) and save the stream Active.
+
+    Raises ValidationError for bad input and DiscoveryError when the transmitter does not check
+    out; either way nothing is saved.
+    """
+    name = _clean_name(name, exclude_id=None)
+    method, config = _discover(well_known_url=well_known_url, issuer=issuer, jwks_url=jwks_url)
+    _check_issuer_free(config.issuer, exclude_id=None)
+    stream = Stream(name=name, provider_type=provider_type or "ssf", strict_claims=strict_claims)
+    _apply_config(stream, method, config, well_known_url)
+    with transaction.atomic():
+        _save_unique(stream, force_insert=True)
+        _record_change(
+            stream=stream,
+            action=StreamAction.CREATE,
+            actor=actor,
+            actor_name=actor_name,
+            before=None,
+            after=stream_snapshot(stream),
+        )
+    return stream
+
+
+def stream_update(
+    *,
+    stream: Stream,
+    name: str,
+    well_known_url: str = "",
+    issuer: str = "",
+    jwks_url: str = "",
+    provider_type: str | None = None,
+    strict_claims: bool | None = None,
+    actor=None,
+    actor_name: str | None = None,
+) -> Stream:
+    """Revalidate the transmitter exactly as `stream_create` does and save the changes."""
+    name = _clean_name(name, exclude_id=stream.pk)
+    method, config = _discover(well_known_url=well_known_url, issuer=issuer, jwks_url=jwks_url)
+    _check_issuer_free(config.issuer, exclude_id=stream.pk)
+    before = stream_snapshot(stream)
+    stream.name = name
+    if provider_type is not None:
+        stream.provider_type = provider_type or "ssf"
+    if strict_claims is not None:
+        stream.strict_claims = strict_claims
+    _apply_config(stream, method, config, well_known_url)
+    with transaction.atomic():
+        _save_unique(stream)
+        _record_change(
+            stream=stream,
+            action=StreamAction.UPDATE,
+            actor=actor,
+            actor_name=actor_name,
+            before=before,
+            after=stream_snapshot(stream),
+        )
+    return stream
+
+
+def _set_status(stream: Stream, status: StreamStatus, action: StreamAction, actor, actor_name):
+    with transaction.atomic():
+        locked = Stream.objects.select_for_update().get(pk=stream.pk)
+        if locked.status == status:
+            stream.status = status
+            return stream
+        before = stream_snapshot(locked)
+        locked.status = status
+        locked.save(update_fields=["status", "updated_at"])
+        _record_change(
+            stream=locked,
+            action=action,
+            actor=actor,
+            actor_name=actor_name,
+            before=before,
+            after=stream_snapshot(locked),
+        )
+    stream.status = status
+    return stream
+
+
+def stream_activate(*, stream: Stream, actor=None, actor_name: str | None = None) -> Stream:
+    """Accept SETs from the stream again; activating an Active stream changes nothing."""
+    return _set_status(stream, StreamStatus.ACTIVE, StreamAction.ACTIVATE, actor, actor_name)
+
+
+def stream_deactivate(*, stream: Stream, actor=None, actor_name: str | None = None) -> Stream:
+    """Refuse the stream's SETs (access_denied) until it is activated; a repeat changes nothing."""
+    return _set_status(stream, StreamStatus.INACTIVE, StreamAction.DEACTIVATE, actor, actor_name)
+
+
+@transaction.atomic
+def stream_delete(*, stream: Stream, actor=None, actor_name: str | None = None) -> None:
+    """Remove the stream; its audit trail and other apps' records of its events stay."""
+    _record_change(
+        stream=stream,
+        action=StreamAction.DELETE,
+        actor=actor,
+        actor_name=actor_name,
+        before=stream_snapshot(stream),
+        after=None,
+    )
+    stream.delete()
+
+
+def push_secret_hash(secret: str) -> str:
+    """How a push authorization secret is stored: SHA-256 (the secret is random, 256 bits)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@transaction.atomic
+def stream_push_secret_rotate(*, stream: Stream, actor=None, actor_name: str | None = None) -> str:
+    """Generate a new push authorization secret, store its hash and return it (shown once).
+
+    The transmitter must send the returned value, verbatim, as its `Authorization` header.
+    """
+    secret = "Bearer " + secrets.token_urlsafe(32)
+    stream.push_authorization_hash = push_secret_hash(secret)
+    stream.save(update_fields=["push_authorization_hash", "updated_at"])
+    _record_change(
+        stream=stream,
+        action=StreamAction.ROTATE_PUSH_SECRET,
+        actor=actor,
+        actor_name=actor_name,
+        before=None,
+        after=None,
+    )
+    return secret
+
+
+@transaction.atomic
+def stream_push_secret_clear(*, stream: Stream, actor=None, actor_name: str | None = None) -> None:
+    """Stop requiring an Authorization header on the stream's pushes."""
+    stream.push_authorization_hash = ""
+    stream.save(update_fields=["push_authorization_hash", "updated_at"])
+    _record_change(
+        stream=stream,
+        action=StreamAction.CLEAR_PUSH_SECRET,
+        actor=actor,
+        actor_name=actor_name,
+        before=None,
+        after=None,
+    )
+
+
+def stream_jwks_refetch(*, stream: Stream) -> bool:
+    """Refetch the stream's JWKS (key rotation), at most once per JWKS_REFETCH_MIN_INTERVAL_SECONDS.
+
+    Returns False when the rate limit says not now. The claim on the refetch is a conditional
+    UPDATE, so concurrent workers fetch once between them. Raises DiscoveryError when the JWKS
+    cannot be fetched or holds no usable key; the cached JWKS is then kept.
+    """
+    now = timezone.now()
+    window_start = now - timedelta(seconds=settings.JWKS_REFETCH_MIN_INTERVAL_SECONDS)
+    claimed = (
+        Stream.objects.filter(pk=stream.pk)
+        .filter(
+            Q(jwks_refetch_attempted_at__isnull=True)
+            | Q(jwks_refetch_attempted_at__lt=window_start)
+        )
+        .update(jwks_refetch_attempted_at=now)
+    )
+    if not claimed:
+        return False
+    jwks, _keys = fetch_jwks(stream.jwks_url)
+    fetched_at = timezone.now()
+    Stream.objects.filter(pk=stream.pk).update(jwks=jwks, jwks_fetched_at=fetched_at)
+    stream.jwks, stream.jwks_fetched_at = jwks, fetched_at
+    return True
+
+
+__all__ = [
+    "DiscoveryError",
+    "stream_activate",
+    "stream_create",
+    "stream_deactivate",
+    "stream_delete",
+    "stream_jwks_refetch",
+    "stream_push_secret_clear",
+    "stream_push_secret_rotate",
+    "stream_update",
+]

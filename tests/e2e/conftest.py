@@ -1,4 +1,4 @@
-"""End-to-end fixtures: Debian's Chromium driven by Playwright against pytest-django's live server."""
+"""End-to-end fixtures: Debian's Chromium, driven by Playwright, against the live server."""
 
 import os
 import shutil

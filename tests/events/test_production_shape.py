@@ -1,0 +1,93 @@
+"""The production shape for real: gunicorn, PostgreSQL, Redis broker, Celery worker processes."""
+
+import time
+
+import pytest
+import requests
+from django.conf import settings
+from django.db import connection
+
+from events.models import SecurityEvent, SecurityEventStatus
+from tests.processes import production_env, run_manage, start_celery_worker, start_gunicorn
+from tests.servers import RedisServer, free_port
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def database_url():
+    s = connection.settings_dict
+    return f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+
+
+def push(port: int, token: str) -> requests.Response:
+    return requests.post(
+        f"http://127.0.0.1:{port}/security/api/v1/security-events",
+        data=token,
+        headers={"Content-Type": "application/secevent+jwt", "Accept": "application/json"},
+        timeout=10,
+    )
+
+
+def wait_until_processed(count: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = SecurityEvent.objects.exclude(status=SecurityEventStatus.PENDING).count()
+        if done == count:
+            return
+        time.sleep(0.1)
+    statuses = list(SecurityEvent.objects.values_list("status", flat=True))
+    raise AssertionError(f"not all {count} SETs were processed: {statuses}")
+
+
+def test_pushed_sets_are_processed_by_a_real_worker(stream, transmitter, database_url, redis_url):
+    env = production_env(
+        database_url=database_url, redis_url=redis_url, RECEIVER_AUDIENCE=settings.RECEIVER_AUDIENCE
+    )
+    port = free_port()
+    server = start_gunicorn(env, port=port)
+    worker = start_celery_worker(env)
+    try:
+        tokens = [transmitter.make_set() for _ in range(25)]
+        for token in tokens:
+            response = push(port, token)
+            assert response.status_code == 202, response.text
+            assert response.content == b""
+        assert push(port, tokens[0]).status_code == 202  # a re-delivery
+        wait_until_processed(25)
+        assert SecurityEvent.objects.count() == 25
+    finally:
+        worker.stop()
+        server.stop()
+
+
+def test_broker_down_at_ingest_keeps_the_set_until_the_sweeper_runs(
+    stream, transmitter, database_url
+):
+    broker = RedisServer()  # its port is chosen, but nothing listens there yet
+    env = production_env(
+        database_url=database_url,
+        redis_url=broker.url,
+        RECEIVER_AUDIENCE=settings.RECEIVER_AUDIENCE,
+        SWEEP_PENDING_AFTER_SECONDS="0",
+    )
+    port = free_port()
+    server = start_gunicorn(env, port=port)
+    worker = None
+    try:
+        assert push(port, transmitter.make_set()).status_code == 202
+        event = SecurityEvent.objects.get()
+        assert event.status == SecurityEventStatus.PENDING
+
+        broker.start()
+        assert "1 pending SET(s)" in run_manage(env, "sweep_pending_sets")
+        worker = start_celery_worker(env)
+        wait_until_processed(1)
+        event.refresh_from_db()
+        assert event.status == SecurityEventStatus.PROCESSED
+        assert SecurityEvent.objects.count() == 1
+    finally:
+        if worker is not None:
+            worker.stop()
+        server.stop()
+        broker.stop()

@@ -1,0 +1,101 @@
+"""The production shape as real processes: gunicorn serving config.wsgi, Celery workers.
+
+Used by the production-shape tests and by bench/. Each process runs config.settings.production
+against the PostgreSQL and Redis given, logs to a file, and is stopped by `stop()`.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.servers import wait_for_port
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def production_env(*, database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
+    """Environment for config.settings.production on loopback (plain http, lab transmitters)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CELERY_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings.production",
+        DJANGO_SECRET_KEY="test-only-" + "s" * 40,
+        DJANGO_SECURE_SSL_REDIRECT="false",
+        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        CELERY_BROKER_URL=redis_url,
+        ALLOW_INSECURE_TRANSMITTER_URLS="true",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+class ManagedProcess:
+    def __init__(self, name: str, command: list[str], env: dict[str, str]):
+        self.name = name
+        self.log_path = Path(tempfile.mkstemp(prefix=f"ssf-{name}-", suffix=".log")[1])
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited:\n{self.log()[-3000:]}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name} did not log {text!r}:\n{self.log()[-3000:]}")
+            time.sleep(0.1)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
+        self._log.close()
+        self.log_path.unlink(missing_ok=True)
+
+
+def start_gunicorn(env: dict[str, str], *, port: int, workers: int = 2) -> ManagedProcess:
+    server = ManagedProcess(
+        "gunicorn",
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--worker-class", "sync"],
+        env,
+    )  # fmt: skip
+    wait_for_port(port, process=server.process, timeout=60)
+    return server
+
+
+def start_celery_worker(env: dict[str, str], *, name: str = "w1") -> ManagedProcess:
+    """One `--pool solo` worker: two of these beat one prefork worker on two cores."""
+    worker = ManagedProcess(
+        f"celery-{name}",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo",
+         "--loglevel", "INFO", "--hostname", f"{name}@%h", "--without-gossip",
+         "--without-mingle"],
+        env,
+    )  # fmt: skip
+    worker.wait_for_log("ready.", timeout=60)
+    return worker
+
+
+def run_manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], env=env, cwd=ROOT, capture_output=True, text=True,
+        timeout=timeout, check=True,
+    )  # fmt: skip
+    return result.stdout

@@ -11,10 +11,13 @@ class SecurityEventStatus(models.TextChoices):
     PENDING = "PENDING", "Pending"
     PROCESSED = "PROCESSED", "Processed"
     IGNORED = "IGNORED", "Ignored"
+    # Processing raised an error on this SET alone; kept for an admin, never retried by itself.
+    FAILED = "FAILED", "Failed"
 
     @property
     def badge(self) -> str:
-        return {"PENDING": "warning", "PROCESSED": "success", "IGNORED": "muted"}[self.value]
+        return {"PENDING": "warning", "PROCESSED": "success", "IGNORED": "muted",
+                "FAILED": "danger"}[self.value]  # fmt: skip
 
 
 class SecurityEvent(models.Model):

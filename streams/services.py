@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from common.tasks import enqueue_on_commit
 from streams.discovery import (
     DiscoveryError,
     TransmitterConfig,
@@ -44,6 +45,8 @@ def _record_change(
     *, stream: Stream, action: StreamAction, actor, actor_name: str | None, before, after
 ) -> StreamChange:
     name = actor_name or (actor.get_username() if actor is not None else "system")
+    # The System Log (risk app) copies the change; its beat job catches up if this is lost.
+    enqueue_on_commit("risk.tasks.mirror_stream_changes")
     return StreamChange.objects.create(
         stream=stream,
         stream_ref=stream.pk,

@@ -28,6 +28,10 @@ REJECTED_SET_RETENTION_DAYS = env.int("REJECTED_SET_RETENTION_DAYS", default=14)
 REJECTED_SET_CAP_PER_STREAM = env.int("REJECTED_SET_CAP_PER_STREAM", default=1000)
 SWEEP_PENDING_AFTER_SECONDS = env.int("SWEEP_PENDING_AFTER_SECONDS", default=30)
 
+# Risk (risk app): create users/devices from unknown subjects, and how emails are matched.
+RISK_AUTO_CREATE_ENTITIES = env.bool("RISK_AUTO_CREATE_ENTITIES", default=False)
+EMAIL_LOCAL_PART_CASE_SENSITIVE = env.bool("EMAIL_LOCAL_PART_CASE_SENSITIVE", default=False)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -114,6 +118,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "events.prune_rejected_security_events",
         "schedule": 3600.0,
     },
+    "sweep-pending-policy-actions": {
+        "task": "risk.sweep_pending_policy_actions",
+        "schedule": 60.0,
+    },
+    "mirror-stream-changes": {"task": "risk.mirror_stream_changes", "schedule": 60.0},
 }
 
 AUTH_PASSWORD_VALIDATORS = [

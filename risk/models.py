@@ -1,0 +1,423 @@
+"""Risk: the system log, the directory of entities, entity risk, and the entity risk policy."""
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from common.ids import okta_style_id
+from events.models import SecurityEvent
+from streams.models import Stream
+
+
+class RiskLevel(models.TextChoices):
+    """Okta's entity risk levels; NONE is "no risk" (the User Risk API's NONE)."""
+
+    NONE = "NONE", "None"
+    LOW = "LOW", "Low"
+    MEDIUM = "MEDIUM", "Medium"
+    HIGH = "HIGH", "High"
+
+    @property
+    def badge(self) -> str:
+        return {"NONE": "muted", "LOW": "info", "MEDIUM": "warning", "HIGH": "danger"}[self.value]
+
+    @property
+    def rank(self) -> int:
+        return ["NONE", "LOW", "MEDIUM", "HIGH"].index(self.value)
+
+
+class OutcomeResult(models.TextChoices):
+    """Okta LogEvent outcome.result values we emit."""
+
+    SUCCESS = "SUCCESS", "Success"
+    FAILURE = "FAILURE", "Failure"
+    SKIPPED = "SKIPPED", "Skipped"
+    UNKNOWN = "UNKNOWN", "Unknown"
+
+    @property
+    def badge(self) -> str:
+        return {"SUCCESS": "success", "FAILURE": "danger"}.get(self.value, "muted")
+
+
+class Severity(models.TextChoices):
+    DEBUG = "DEBUG", "Debug"
+    INFO = "INFO", "Info"
+    WARN = "WARN", "Warn"
+    ERROR = "ERROR", "Error"
+
+
+class LogEvent(models.Model):
+    """One System Log record, shaped after Okta's LogEvent so Okta System Log readers can read it.
+
+    `target_id`, `entity_id` and `stream_ref` copy ids out of the JSON so the log can be filtered
+    on indexes; `published` + `id` is the keyset the pages and the API paginate on.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    published = models.DateTimeField(default=timezone.now)
+    event_type = models.CharField(max_length=100)
+    version = models.CharField(max_length=8, default="0")
+    severity = models.CharField(max_length=8, choices=Severity.choices, default=Severity.INFO)
+    display_message = models.CharField(max_length=255)
+    actor = models.JSONField(default=dict)
+    client = models.JSONField(null=True, blank=True)
+    outcome_result = models.CharField(
+        max_length=16, choices=OutcomeResult.choices, default=OutcomeResult.SUCCESS
+    )
+    outcome_reason = models.CharField(max_length=255, blank=True)
+    target = models.JSONField(default=list)
+    transaction = models.JSONField(null=True, blank=True)
+    debug_data = models.JSONField(default=dict)
+    target_id = models.CharField(max_length=64, blank=True)
+    entity_id = models.CharField(max_length=20, blank=True)
+    stream_ref = models.CharField(max_length=20, blank=True)
+    trace_id = models.CharField(max_length=64, blank=True)
+    security_event = models.ForeignKey(
+        SecurityEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="log_events"
+    )
+    # The StreamChange this record mirrors (stream add/update/activate/deactivate/remove).
+    stream_change_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["-published", "-id"], name="log_published"),
+            models.Index(fields=["event_type", "-published", "-id"], name="log_type_published"),
+            models.Index(fields=["target_id", "-published", "-id"], name="log_target_published"),
+            models.Index(fields=["entity_id", "-published", "-id"], name="log_entity_published"),
+            models.Index(fields=["stream_ref", "-published", "-id"], name="log_stream_published"),
+            models.Index(
+                fields=["outcome_result", "-published", "-id"], name="log_outcome_published"
+            ),
+            models.Index(fields=["trace_id"], name="log_trace"),
+        ]
+        constraints = [
+            # One receive_event per stored SET, however often processing runs.
+            models.UniqueConstraint(
+                fields=["security_event"],
+                condition=Q(event_type="security.events.provider.receive_event"),
+                name="log_one_receive_event_per_set",
+            ),
+            models.UniqueConstraint(
+                fields=["stream_change_id"],
+                condition=Q(stream_change_id__isnull=False),
+                name="log_one_record_per_stream_change",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.published:%Y-%m-%d %H:%M:%S} {self.event_type}"
+
+    @property
+    def outcome_choice(self) -> OutcomeResult:
+        return OutcomeResult(self.outcome_result)
+
+
+class EntityKind(models.TextChoices):
+    USER = "USER", "User"
+    DEVICE = "DEVICE", "Device"
+
+
+def new_entity_id(kind: str) -> str:
+    return okta_style_id("00u" if kind == EntityKind.USER else "guo")
+
+
+class DirectoryGroup(models.Model):
+    """A group of users, for the policy's group conditions."""
+
+    name = models.CharField(max_length=150, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Entity(models.Model):
+    """A user or device in the directory, with its current entity risk."""
+
+    id = models.CharField(primary_key=True, max_length=20, editable=False)
+    kind = models.CharField(max_length=8, choices=EntityKind.choices, default=EntityKind.USER)
+    login = models.CharField(max_length=255, blank=True)
+    email = models.CharField(max_length=255, blank=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    display_name = models.CharField(max_length=255, blank=True)
+    groups = models.ManyToManyField(DirectoryGroup, blank=True, related_name="members")
+    created_automatically = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    risk_level = models.CharField(max_length=8, choices=RiskLevel.choices, default=RiskLevel.NONE)
+    risk_reason = models.CharField(max_length=500, blank=True)
+    risk_updated_at = models.DateTimeField(null=True, blank=True)
+    # Event time (RFC 8417 event_timestamp/toe, else iat) of the signal behind the current level:
+    # an older signal arriving late never overwrites it.
+    risk_observed_at = models.DateTimeField(null=True, blank=True)
+    risk_stream_ref = models.CharField(max_length=20, blank=True)
+
+    class Meta:
+        verbose_name_plural = "entities"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["login"], condition=~Q(login=""), name="entity_unique_login"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["risk_level", "-risk_updated_at"], name="entity_risk"),
+            models.Index(fields=["-risk_updated_at"], name="entity_risk_updated"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    def save(self, *args, **kwargs):
+        if not self.id:
+            self.id = new_entity_id(self.kind)
+        super().save(*args, **kwargs)
+
+    @property
+    def label(self) -> str:
+        name = f"{self.first_name} {self.last_name}".strip()
+        return self.display_name or name or self.login or self.email or self.id
+
+    @property
+    def risk_choice(self) -> RiskLevel:
+        return RiskLevel(self.risk_level)
+
+
+class EntityIdentifier(models.Model):
+    """A subject identifier (RFC 9493) that names an entity, by its canonical key.
+
+    The key is `format:value` after canonicalisation (risk.subjects), e.g.
+    `email:alice@example.com` or `iss_sub:https://idp.example|248289761001`.
+    """
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="identifiers")
+    key = models.CharField(max_length=800, unique=True)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class RiskSource(models.TextChoices):
+    """Okta's detection types that this receiver produces."""
+
+    PROVIDER = "SECURITY_EVENTS_PROVIDER_REPORTED_RISK", "Security Events Provider Reported Risk"
+    ADMIN = "ADMIN_REPORTED_USER_RISK", "Admin Reported User Risk"
+
+
+class RiskChange(models.Model):
+    """One change of an entity's risk level, and the signal (or admin) behind it."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="risk_changes")
+    previous_level = models.CharField(max_length=8, choices=RiskLevel.choices)
+    level = models.CharField(max_length=8, choices=RiskLevel.choices)
+    source = models.CharField(
+        max_length=64, choices=RiskSource.choices, default=RiskSource.PROVIDER
+    )
+    reasons = models.CharField(max_length=500, blank=True)
+    issuer = models.CharField(max_length=700, blank=True)
+    event_type = models.CharField(max_length=255, blank=True)
+    security_event = models.ForeignKey(
+        SecurityEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="risk_changes"
+    )
+    stream_ref = models.CharField(max_length=20, blank=True)
+    txn = models.CharField(max_length=255, blank=True)
+    trace_id = models.CharField(max_length=64)
+    observed_at = models.DateTimeField(help_text="When the signal says the event happened.")
+    created_at = models.DateTimeField(default=timezone.now)
+    actor_name = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["security_event", "entity"],
+                condition=Q(security_event__isnull=False),
+                name="risk_change_one_per_set_and_entity",
+            ),
+            # SSF txn: SETs sharing a cause make one risk change.
+            models.UniqueConstraint(
+                fields=["entity", "stream_ref", "txn"],
+                condition=~Q(txn=""),
+                name="risk_change_one_per_cause",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["entity", "-created_at"], name="risk_change_entity"),
+            models.Index(fields=["-created_at"], name="risk_change_created"),
+            models.Index(fields=["stream_ref", "-created_at"], name="risk_change_stream"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity_id}: {self.previous_level} -> {self.level}"
+
+    @property
+    def level_choice(self) -> RiskLevel:
+        return RiskLevel(self.level)
+
+    @property
+    def detection_name(self) -> str:
+        return RiskSource(self.source).label
+
+
+class MappingOverride(models.Model):
+    """A stream's own meaning for an event type: the admin says what this provider's event means."""
+
+    class Outcome(models.TextChoices):
+        NO_CHANGE = "NO_CHANGE", "No risk change (log only)"
+        CLEAR = "CLEAR", "Clear the risk (None)"
+        LOW = "LOW", "Low"
+        MEDIUM = "MEDIUM", "Medium"
+        HIGH = "HIGH", "High"
+
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="mapping_overrides")
+    event_type = models.CharField(max_length=255)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["stream", "event_type"], name="mapping_override_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stream_id} {self.event_type} -> {self.outcome}"
+
+
+class ConnectedApp(models.Model):
+    """An app that accepts Universal Logout: a global token revocation endpoint and its token."""
+
+    name = models.CharField(max_length=100, unique=True)
+    revocation_endpoint = models.CharField(max_length=1000)
+    # Sent as a bearer token, so kept retrievable: encrypted at rest (common.crypto).
+    encrypted_token = models.TextField()
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Workflow(models.Model):
+    """A Workflows-style webhook: a signed JSON POST to a URL when a rule says "Run workflow"."""
+
+    name = models.CharField(max_length=100, unique=True)
+    url = models.CharField(max_length=1000)
+    encrypted_secret = models.TextField()
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LevelCondition(models.TextChoices):
+    ANY = "ANY", "Any"
+    LOW = "LOW", "Low"
+    MEDIUM = "MEDIUM", "Medium"
+    HIGH = "HIGH", "High"
+
+
+class AppSelection(models.TextChoices):
+    """Universal Logout app selection (Okta's PolicySingleLogOutSelectionMode)."""
+
+    NONE = "NONE", "No apps"
+    ALL = "ALL", "All connected apps"
+    SPECIFIED = "SPECIFIED", "Specified apps"
+
+
+class PolicyRule(models.Model):
+    """A rule of the entity risk policy; rules are tried by priority, the first match acts.
+
+    The catch-all rule (`is_catch_all`) matches everything, only logs, and cannot be removed.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    priority = models.PositiveIntegerField(default=1)
+    active = models.BooleanField(default=True)
+    is_catch_all = models.BooleanField(default=False)
+    risk_level = models.CharField(
+        max_length=8, choices=LevelCondition.choices, default=LevelCondition.ANY
+    )
+    # Okta riskDetectionTypes.include; empty means any detection type.
+    detection_types = models.JSONField(default=list, blank=True)
+    source_streams = models.ManyToManyField(Stream, blank=True, related_name="+")
+    groups_include = models.ManyToManyField(DirectoryGroup, blank=True, related_name="+")
+    groups_exclude = models.ManyToManyField(DirectoryGroup, blank=True, related_name="+")
+    terminate_sessions = models.BooleanField("logout and revoke tokens", default=False)
+    app_selection = models.CharField(
+        max_length=16, choices=AppSelection.choices, default=AppSelection.ALL
+    )
+    apps = models.ManyToManyField(ConnectedApp, blank=True, related_name="rules")
+    workflow = models.ForeignKey(
+        Workflow, null=True, blank=True, on_delete=models.SET_NULL, related_name="rules"
+    )
+
+    class Meta:
+        ordering = ["is_catch_all", "priority", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ActionKind(models.TextChoices):
+    UNIVERSAL_LOGOUT = "TERMINATE_ALL_SESSIONS", "Logout and revoke tokens"
+    RUN_WORKFLOW = "RUN_WORKFLOW", "Run workflow"
+
+
+class ActionStatus(models.TextChoices):
+    PENDING = "PENDING", "Pending"
+    SUCCEEDED = "SUCCEEDED", "Succeeded"
+    FAILED = "FAILED", "Failed"
+
+    @property
+    def badge(self) -> str:
+        return {"PENDING": "warning", "SUCCEEDED": "success", "FAILED": "danger"}[self.value]
+
+
+class PolicyAction(models.Model):
+    """One outbound action a rule fired for a risk change: a logout at one app, or one workflow."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    risk_change = models.ForeignKey(RiskChange, on_delete=models.CASCADE, related_name="actions")
+    rule = models.ForeignKey(PolicyRule, null=True, on_delete=models.SET_NULL, related_name="+")
+    rule_name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=32, choices=ActionKind.choices)
+    app = models.ForeignKey(ConnectedApp, null=True, blank=True, on_delete=models.SET_NULL)
+    workflow = models.ForeignKey(Workflow, null=True, blank=True, on_delete=models.SET_NULL)
+    target_name = models.CharField(max_length=100)
+    status = models.CharField(
+        max_length=16, choices=ActionStatus.choices, default=ActionStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["risk_change", "app"],
+                condition=Q(app__isnull=False),
+                name="policy_action_once_per_app",
+            ),
+            models.UniqueConstraint(
+                fields=["risk_change", "workflow"],
+                condition=Q(workflow__isnull=False),
+                name="policy_action_once_per_workflow",
+            ),
+        ]
+        indexes = [models.Index(fields=["kind", "-created_at"], name="policy_action_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.target_name}: {self.status}"
+
+    @property
+    def status_choice(self) -> ActionStatus:
+        return ActionStatus(self.status)

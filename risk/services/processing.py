@@ -1,0 +1,351 @@
+"""Processing of accepted SETs: System Log, subject resolution, entity risk and policy, in batches.
+
+A drain claims PENDING SETs with SELECT ... FOR UPDATE SKIP LOCKED, a batch at a time, and does all
+of a batch's work in one transaction with a fixed number of queries: concurrent drains share the
+work, no SET is processed twice, and a crash rolls the batch back to PENDING (processed again
+later, exactly once). Batching is what lets processing keep up with ingest
+(../shared/docs/PERFORMANCE.md: one task per SET tops out near 160-200 SETs/s on two cores).
+"""
+
+import logging
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from events.dispatch import clear_processing_request
+from events.models import SecurityEvent, SecurityEventStatus
+from risk import mapping
+from risk.models import (
+    Entity,
+    EntityIdentifier,
+    EntityKind,
+    LogEvent,
+    MappingOverride,
+    OutcomeResult,
+    PolicyAction,
+    RiskChange,
+    RiskSource,
+)
+from risk.services.entity_risk import (
+    entity_group_ids,
+    policy_actions_enqueue,
+    risk_change_apply,
+    risk_change_log,
+)
+from risk.services.policy import Policy, policy_evaluate
+from risk.services.system_log import (
+    RECEIVE_EVENT,
+    entity_target,
+    log_event,
+    security_event_url,
+    stream_actor,
+)
+from risk.subjects import Subject, subject_of
+from streams.models import Stream
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 200
+ENTITY_FIELDS = ["risk_level", "risk_reason", "risk_updated_at", "risk_observed_at",
+                 "risk_stream_ref"]  # fmt: skip
+
+
+@dataclass
+class ParsedEvent:
+    """A SET read for processing: its chosen event and what it says its subject is."""
+
+    event: SecurityEvent
+    uri: str
+    body: dict[str, Any]
+    subject: Subject
+    stream: Stream | None
+    trace_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    @property
+    def txn(self) -> str:
+        txn = self.event.claims.get("txn")
+        return txn if isinstance(txn, str) else ""
+
+
+def _parse(event: SecurityEvent, streams: dict[str, Stream]) -> ParsedEvent:
+    uri, body = mapping.chosen_event(event.claims["events"])
+    return ParsedEvent(
+        event, uri, body, subject_of(event.claims, body), streams.get(event.stream_ref)
+    )
+
+
+def _auto_create(subject: Subject) -> Entity | None:
+    """A new entity named by the subject's identifiers (RISK_AUTO_CREATE_ENTITIES)."""
+    kind = EntityKind.USER if subject.user_keys else EntityKind.DEVICE
+    keys = subject.user_keys if subject.user_keys else subject.device_keys
+    email = next((k.removeprefix("email:") for k in keys if k.startswith("email:")), "")
+    try:
+        with transaction.atomic():
+            entity = Entity(kind=kind, login=email, email=email, created_automatically=True,
+                            display_name="" if email else keys[0].split(":", 1)[1])  # fmt: skip
+            entity.save()
+            EntityIdentifier.objects.bulk_create(
+                [EntityIdentifier(entity=entity, key=k) for k in keys]
+            )
+    except IntegrityError:
+        return None  # a concurrent batch created it; the next sighting resolves it
+    return entity
+
+
+class Batch:
+    """One batch of SETs with everything it needs read up front (a fixed number of queries)."""
+
+    def __init__(self, events: list[SecurityEvent]):
+        refs = {e.stream_ref for e in events}
+        streams = {s.pk: s for s in Stream.objects.filter(pk__in=refs)}
+        self.overrides = {
+            (o.stream_id, o.event_type): o.outcome
+            for o in MappingOverride.objects.filter(stream_id__in=refs)
+        }
+        self.items = [_parse(e, streams) for e in events]
+        keys = {k for item in self.items for k in item.subject.keys}
+        self.entity_id_by_key = dict(
+            EntityIdentifier.objects.filter(key__in=keys).values_list("key", "entity_id")
+        )
+        if settings.RISK_AUTO_CREATE_ENTITIES:
+            for item in self.items:
+                if (
+                    item.subject
+                    and not self._entity_id(item.subject)
+                    and self._speaks_of_entity(item)
+                ):
+                    entity = _auto_create(item.subject)
+                    if entity is not None:
+                        self.entity_id_by_key.update(dict.fromkeys(item.subject.keys, entity.pk))
+        ids = sorted(set(self.entity_id_by_key.values()))
+        # Locked in id order, so concurrent batches cannot deadlock on each other.
+        self.entities = {
+            e.pk: e for e in Entity.objects.select_for_update().filter(pk__in=ids).order_by("pk")
+        }
+        txns = {item.txn for item in self.items} - {""}
+        self.known_causes = set(
+            RiskChange.objects.filter(entity_id__in=ids, txn__in=txns)
+            .values_list("entity_id", "stream_ref", "txn")
+        )  # fmt: skip
+        self.logs: list[LogEvent] = []
+        self.changes: list[tuple[RiskChange, Entity, ParsedEvent]] = []
+        self.modified: dict[str, Entity] = {}
+        self.status: dict[int, str] = {}
+
+    def _entity_id(self, subject: Subject) -> str | None:
+        return next(
+            (self.entity_id_by_key[k] for k in subject.keys if k in self.entity_id_by_key), None
+        )
+
+    @staticmethod
+    def _speaks_of_entity(item: ParsedEvent) -> bool:
+        return item.uri in mapping.RULES and item.uri not in (
+            mapping.SSF_VERIFICATION,
+            mapping.SSF_STREAM_UPDATED,
+        )
+
+    def entity_for(self, item: ParsedEvent) -> Entity | None:
+        entity_id = self._entity_id(item.subject)
+        return self.entities.get(entity_id) if entity_id else None
+
+
+def _critical_unknown(item: ParsedEvent) -> list[str]:
+    metadata = item.stream.metadata if item.stream is not None else None
+    critical = (metadata or {}).get("critical_subject_members") or []
+    return [m for m in item.subject.unknown_members if m in critical]
+
+
+def _stream_actor(item: ParsedEvent) -> dict[str, Any]:
+    event = item.event
+    name = item.stream.name if item.stream is not None else f"(removed stream {event.stream_ref})"
+    return stream_actor(stream_ref=event.stream_ref, name=name, issuer=event.issuer)
+
+
+def _receive_log(
+    item: ParsedEvent, entity: Entity | None, outcome, reason: str, notes: dict
+) -> LogEvent:
+    event = item.event
+    debug = {
+        "partnerRiskReportData": {
+            "issuer": event.issuer,
+            "eventType": item.uri,
+            "event": item.body,
+        },
+        "securityEventId": event.pk,
+        "jti": event.jti,
+        "txn": event.claims.get("txn"),
+        "setUrl": security_event_url(event.pk),
+        **notes,
+    }
+    return log_event(
+        event_type=RECEIVE_EVENT,
+        display_message="Security Events Provider Reported Risk",
+        actor=_stream_actor(item),
+        target=[entity_target(entity)] if entity is not None else [],
+        outcome=outcome,
+        reason=reason,
+        debug_data=debug,
+        trace_id=item.trace_id,
+        entity=entity,
+        stream_ref=event.stream_ref,
+        security_event_id=event.pk,
+        published=timezone.now(),
+    )
+
+
+def _process(batch: Batch, item: ParsedEvent) -> str:
+    """Process one SET of the batch; returns its new status."""
+    notes: dict[str, Any] = {"eventLabel": mapping.event_label(item.uri)}
+    observed_at, in_ms = mapping.event_time(item.event.claims, item.body)
+    if in_ms:
+        notes["eventTimestampInMilliseconds"] = True
+
+    def done(status, entity=None, outcome=OutcomeResult.SUCCESS, reason=""):
+        batch.logs.append(_receive_log(item, entity, outcome, reason, notes))
+        return status
+
+    if item.uri not in mapping.RULES:
+        return done(SecurityEventStatus.IGNORED, outcome=OutcomeResult.SKIPPED,
+                    reason="Unknown event type; logged and ignored")  # fmt: skip
+    errors = mapping.payload_errors(item.uri, item.body)
+    if errors:
+        reason = "The event does not conform to its type: " + "; ".join(errors)
+        return done(SecurityEventStatus.IGNORED, outcome=OutcomeResult.FAILURE, reason=reason)
+    if item.uri in (mapping.SSF_VERIFICATION, mapping.SSF_STREAM_UPDATED):
+        return done(SecurityEventStatus.PROCESSED)
+    critical = _critical_unknown(item)
+    if critical:
+        return done(SecurityEventStatus.IGNORED, outcome=OutcomeResult.FAILURE,
+                    reason=f"Discarded: critical subject member(s) {', '.join(critical)} "
+                    "cannot be processed")  # fmt: skip
+    entity = batch.entity_for(item)
+    if entity is None:
+        reason = "The subject matches no user or device" if item.subject else (
+            "The SET names no subject we can resolve")  # fmt: skip
+        return done(SecurityEventStatus.IGNORED, outcome=OutcomeResult.FAILURE, reason=reason)
+    override = batch.overrides.get((item.event.stream_ref, item.uri))
+    level = mapping.risk_for(item.uri, item.body, override)
+    if level is not None:
+        change, why = risk_change_apply(
+            entity=entity,
+            level=level,
+            observed_at=observed_at,
+            known_causes=batch.known_causes,
+            source=RiskSource.PROVIDER,
+            reasons=mapping.reason_text(item.body) or mapping.event_label(item.uri),
+            issuer=item.event.issuer,
+            event_type=item.uri,
+            security_event_id=item.event.pk,
+            stream_ref=item.event.stream_ref,
+            txn=item.event.claims.get("txn")
+            if isinstance(item.event.claims.get("txn"), str)
+            else "",
+            trace_id=item.trace_id,
+        )
+        batch.modified[entity.pk] = entity
+        if change is not None:
+            batch.changes.append((change, entity, item))
+        else:
+            notes["riskNotChanged"] = why
+    else:
+        notes["riskNotChanged"] = "this event type changes no risk" + (
+            " (stream override)" if override else ""
+        )
+    return done(SecurityEventStatus.PROCESSED, entity=entity)
+
+
+def _finish(batch: Batch, events: list[SecurityEvent]) -> None:
+    """Write the batch's results: a handful of bulk statements, whatever the batch size."""
+    RiskChange.objects.bulk_create([change for change, _entity, _item in batch.changes])
+    actions: list[PolicyAction] = []
+    if batch.changes:
+        policy = Policy.load()
+        groups = entity_group_ids([entity.pk for _change, entity, _item in batch.changes])
+        for change, entity, item in batch.changes:
+            actor = _stream_actor(item)
+            batch.logs.append(risk_change_log(change, entity, actor))
+            logs, fired = policy_evaluate(
+                policy=policy, change=change, entity=entity, group_ids=groups[entity.pk]
+            )
+            batch.logs += logs
+            actions += fired
+        PolicyAction.objects.bulk_create(actions)
+    Entity.objects.bulk_update(batch.modified.values(), ENTITY_FIELDS)
+    LogEvent.objects.bulk_create(batch.logs)
+    now = timezone.now()
+    by_status = defaultdict(list)
+    for pk, status in batch.status.items():
+        by_status[status].append(pk)
+    for status, pks in by_status.items():
+        SecurityEvent.objects.filter(pk__in=pks).update(status=status, processed_at=now)
+    latest = (
+        SecurityEvent.objects.filter(pk__in=[e.pk for e in events], stream__isnull=False)
+        .values("stream_id")
+        .annotate(last=Max("received_at"))
+    )
+    for row in latest:
+        Stream.objects.filter(pk=row["stream_id"]).exclude(
+            last_set_received_at__gte=row["last"]
+        ).update(last_set_received_at=row["last"])
+    policy_actions_enqueue([a.pk for a in actions])
+
+
+def security_events_process_batch(events: list[SecurityEvent]) -> None:
+    """Process a claimed batch inside the caller's transaction."""
+    batch = Batch(events)
+    for item in batch.items:
+        batch.status[item.event.pk] = _process(batch, item)
+    _finish(batch, events)
+
+
+# Errors that one bad SET (or a bug it triggers) can raise; they must not block the others.
+PROCESSING_ERRORS = (DatabaseError, ValueError, TypeError, KeyError, AttributeError)
+
+
+def _process_claimed(events: list[SecurityEvent]) -> None:
+    """Process a claimed batch; if it fails, one SET at a time, marking the failing ones FAILED."""
+    try:
+        with transaction.atomic():
+            security_events_process_batch(events)
+        return
+    except PROCESSING_ERRORS:
+        logger.exception("A batch of %d SETs failed; processing them one by one", len(events))
+    for event in events:
+        try:
+            with transaction.atomic():
+                security_events_process_batch([event])
+        except PROCESSING_ERRORS:
+            logger.exception(
+                "SET %s (stream %s) could not be processed", event.pk, event.stream_ref
+            )
+            SecurityEvent.objects.filter(pk=event.pk).update(
+                status=SecurityEventStatus.FAILED, processed_at=timezone.now()
+            )
+
+
+def security_events_process_pending(*, batch_size: int = BATCH_SIZE) -> int:
+    """Process every PENDING SET, a batch per transaction; returns how many this call processed.
+
+    Safe to run concurrently and to rerun: rows are claimed (FOR UPDATE SKIP LOCKED) and leave
+    PENDING in the same transaction that writes their results. A SET whose processing raises is
+    marked FAILED (and logged) so it cannot hold up the SETs behind it.
+    """
+    total = 0
+    while True:
+        clear_processing_request()
+        with transaction.atomic():
+            events = list(
+                SecurityEvent.objects.select_for_update(skip_locked=True)
+                .filter(status=SecurityEventStatus.PENDING)
+                .order_by("id")[:batch_size]
+            )
+            if not events:
+                return total
+            _process_claimed(events)
+        total += len(events)

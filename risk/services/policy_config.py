@@ -1,0 +1,112 @@
+"""Writes of the policy's configuration: rules, connected apps, workflows, mapping overrides."""
+
+import secrets
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+
+from common.crypto import encrypt
+from risk.models import ConnectedApp, MappingOverride, PolicyRule, Workflow
+from streams.fetch import FetchError, check_url
+from streams.models import Stream
+
+
+def _check_outbound_url(url: str, field: str) -> str:
+    """The same URL rules as every outbound call (streams.fetch), checked when it is saved."""
+    try:
+        check_url(url.strip())
+    except FetchError as exc:
+        raise ValidationError({field: str(exc)}) from exc
+    return url.strip()
+
+
+def connected_app_create(*, name: str, revocation_endpoint: str, token: str) -> ConnectedApp:
+    """Add an app for Universal Logout; its bearer token is kept encrypted, never shown again."""
+    return ConnectedApp.objects.create(
+        name=name.strip(),
+        revocation_endpoint=_check_outbound_url(revocation_endpoint, "revocation_endpoint"),
+        encrypted_token=encrypt(token),
+    )
+
+
+def connected_app_update(
+    *, app: ConnectedApp, name: str, revocation_endpoint: str, active: bool, token: str = ""
+) -> ConnectedApp:
+    """Change an app; an empty token keeps the current one."""
+    app.name = name.strip()
+    app.revocation_endpoint = _check_outbound_url(revocation_endpoint, "revocation_endpoint")
+    app.active = active
+    if token:
+        app.encrypted_token = encrypt(token)
+    app.save()
+    return app
+
+
+def workflow_create(*, name: str, url: str) -> tuple[Workflow, str]:
+    """Add a workflow webhook and return it with its signing secret (shown once)."""
+    secret = secrets.token_urlsafe(32)
+    workflow = Workflow.objects.create(
+        name=name.strip(), url=_check_outbound_url(url, "url"), encrypted_secret=encrypt(secret)
+    )
+    return workflow, secret
+
+
+@transaction.atomic
+def policy_rule_save(
+    *,
+    rule: PolicyRule | None = None,
+    name: str,
+    risk_level: str,
+    detection_types: list[str] | None = None,
+    source_streams: list[Stream] | None = None,
+    groups_include=(),
+    groups_exclude=(),
+    terminate_sessions: bool = False,
+    app_selection: str = "ALL",
+    apps=(),
+    workflow: Workflow | None = None,
+    active: bool = True,
+    priority: int | None = None,
+) -> PolicyRule:
+    """Create a rule (placed last before the catch-all unless `priority` says) or change one.
+
+    The catch-all rule keeps matching everything and only logs; its name and state may change.
+    """
+    if rule is None:
+        rule = PolicyRule()
+        if priority is None:
+            last = PolicyRule.objects.filter(is_catch_all=False).aggregate(p=Max("priority"))["p"]
+            priority = (last or 0) + 1
+    if priority is not None:
+        rule.priority = priority
+    rule.name, rule.active = name.strip(), active
+    if not rule.is_catch_all:
+        rule.risk_level = risk_level
+        rule.detection_types = list(detection_types or [])
+        rule.terminate_sessions = terminate_sessions
+        rule.app_selection = app_selection
+        rule.workflow = workflow
+    rule.save()
+    if not rule.is_catch_all:
+        rule.source_streams.set(source_streams or [])
+        rule.groups_include.set(groups_include)
+        rule.groups_exclude.set(groups_exclude)
+        rule.apps.set(apps)
+    return rule
+
+
+def policy_rule_delete(*, rule: PolicyRule) -> None:
+    if rule.is_catch_all:
+        raise ValidationError("The catch-all rule cannot be removed.")
+    rule.delete()
+
+
+def mapping_override_set(*, stream: Stream, event_type: str, outcome: str | None) -> None:
+    """Say what a stream's event type means for risk; `None` goes back to the built-in table."""
+    if outcome is None:
+        MappingOverride.objects.filter(stream=stream, event_type=event_type).delete()
+        return
+    MappingOverride.objects.update_or_create(
+        stream=stream, event_type=event_type, defaults={"outcome": outcome}
+    )

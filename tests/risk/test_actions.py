@@ -1,0 +1,128 @@
+"""Policy actions against local servers playing the app and the workflow receiver."""
+
+import json
+
+import pytest
+
+from risk.mapping import OKTA
+from risk.models import ActionStatus, LogEvent, PolicyAction
+from risk.services.actions import SIGNATURE_HEADER, workflow_signature
+from risk.services.policy_config import connected_app_create, policy_rule_save, workflow_create
+from risk.services.system_log import UNIVERSAL_LOGOUT, WORKFLOW_RUN
+from risk.tasks import ACTION_MAX_RETRIES, run_policy_action
+from tests.http_server import LocalHTTPServer
+
+pytestmark = pytest.mark.django_db
+USER_RISK = OKTA + "user-risk-change"
+
+
+@pytest.fixture(autouse=True)
+def _eager_retries():
+    """Eager Celery re-runs a retried task at once only when eager errors do not propagate."""
+    from config.celery import app
+
+    before = app.conf.task_eager_propagates
+    app.conf.task_eager_propagates = False
+    yield
+    app.conf.task_eager_propagates = before
+
+
+@pytest.fixture
+def remote():
+    server = LocalHTTPServer().start()
+    yield server
+    server.stop()
+
+
+def fire(alice, deliver, **rule):
+    policy_rule_save(name="High", risk_level="HIGH", **rule)
+    deliver(USER_RISK, {"current_level": "high"})
+    action = PolicyAction.objects.get()
+    run_policy_action.apply(args=[action.pk])
+    action.refresh_from_db()
+    return action
+
+
+def answers(*statuses):
+    """A handler answering with each status in turn (the last one repeats)."""
+    remaining = list(statuses)
+
+    def handler(request):
+        status = remaining.pop(0) if len(remaining) > 1 else remaining[0]
+        return status, {}, b""
+
+    return handler
+
+
+@pytest.fixture
+def app(remote):
+    return connected_app_create(name="Slack", revocation_endpoint=remote.url("/revoke"),
+                                token="app-token")  # fmt: skip
+
+
+def test_universal_logout_posts_the_subject_with_the_apps_token(alice, deliver, remote, app):
+    remote.route("POST", "/revoke", status=204)
+    action = fire(alice, deliver, terminate_sessions=True)
+    assert (action.status, action.attempts) == (ActionStatus.SUCCEEDED, 1)
+    (request,) = remote.requests_to("/revoke")
+    assert request.headers["Authorization"] == "Bearer app-token"
+    assert request.json() == {"sub_id": {"format": "email", "email": "alice@example.com"}}
+    log = LogEvent.objects.get(event_type=UNIVERSAL_LOGOUT)
+    assert (log.outcome_result, log.target[1]["displayName"]) == ("SUCCESS", "Slack")
+
+
+def test_server_error_is_retried_then_succeeds(alice, deliver, remote, app):
+    remote.route("POST", "/revoke", handler=answers(503, 204))
+    action = fire(alice, deliver, terminate_sessions=True)
+    assert (action.status, action.attempts) == (ActionStatus.SUCCEEDED, 2)
+    outcomes = list(LogEvent.objects.filter(event_type=UNIVERSAL_LOGOUT).order_by("id")
+                    .values_list("outcome_result", "outcome_reason"))  # fmt: skip
+    assert outcomes == [("FAILURE", "HTTP 503; will retry"), ("SUCCESS", "HTTP 204")]
+
+
+def test_timeouts_are_retried_then_given_up(alice, deliver, remote, app, settings):
+    settings.OUTBOUND_READ_TIMEOUT = 0.2
+    remote.route("POST", "/revoke", status=204, delay=0.6)
+    action = fire(alice, deliver, terminate_sessions=True)
+    assert (action.status, action.attempts) == (ActionStatus.FAILED, ACTION_MAX_RETRIES + 1)
+    last = LogEvent.objects.filter(event_type=UNIVERSAL_LOGOUT).order_by("id").last()
+    assert last.outcome_reason.endswith("gave up")
+
+
+def test_client_error_fails_at_once(alice, deliver, remote, app):
+    remote.route("POST", "/revoke", status=401)
+    action = fire(alice, deliver, terminate_sessions=True)
+    assert (action.status, action.attempts, action.last_error) == (
+        ActionStatus.FAILED,
+        1,
+        "HTTP 401",
+    )
+
+
+def test_finished_action_is_not_run_again(alice, deliver, remote, app):
+    remote.route("POST", "/revoke", status=204)
+    action = fire(alice, deliver, terminate_sessions=True)
+    run_policy_action.apply(args=[action.pk])
+    assert len(remote.requests_to("/revoke")) == 1
+
+
+def test_workflow_webhook_is_signed_and_idempotent_across_retries(alice, deliver, remote):
+    workflow, secret = workflow_create(name="Ticket", url=remote.url("/hook"))
+    remote.route("POST", "/hook", handler=answers(500, 200))
+    action = fire(alice, deliver, workflow=workflow)
+    assert action.status == ActionStatus.SUCCEEDED
+    first, second = remote.requests_to("/hook")
+    assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"] == str(action.uuid)
+    signature = second.headers[SIGNATURE_HEADER]
+    timestamp = int(signature.split(",")[0].removeprefix("t="))
+    assert signature == workflow_signature(secret, timestamp, second.body)
+    payload = json.loads(second.body)
+    assert payload["risk"]["level"] == "HIGH"
+    assert payload["entity"]["id"] == alice.pk
+    assert LogEvent.objects.filter(event_type=WORKFLOW_RUN, outcome_result="SUCCESS").count() == 1
+
+
+def test_outbound_urls_follow_the_safe_fetch_rules(settings, db):
+    settings.ALLOW_INSECURE_TRANSMITTER_URLS = False
+    with pytest.raises(Exception, match="must use https"):
+        connected_app_create(name="x", revocation_endpoint="http://app.example/revoke", token="t")

@@ -10,5 +10,6 @@ urlpatterns = [
         include("streams.urls", namespace="streams"),
     ),
     path("", include("events.urls", namespace="events")),
+    path("", include("risk.urls", namespace="risk")),
     path("django-admin/", admin.site.urls),
 ]

@@ -140,3 +140,25 @@ def stream_changes_mirror() -> int:
         except IntegrityError:
             continue  # a concurrent mirror copied it first
     return copied
+
+
+def log_event_to_okta(event: LogEvent) -> dict[str, Any]:
+    """A record as Okta's System Log API returns a LogEvent."""
+    return {
+        "uuid": str(event.uuid),
+        "published": event.published.isoformat().replace("+00:00", "Z"),
+        "eventType": event.event_type,
+        "version": event.version,
+        "severity": event.severity,
+        "legacyEventType": None,
+        "displayMessage": event.display_message,
+        "actor": event.actor,
+        "client": event.client,
+        "outcome": {"result": event.outcome_result, "reason": event.outcome_reason or None},
+        "target": event.target,
+        "transaction": event.transaction,
+        "debugContext": {"debugData": event.debug_data},
+        "authenticationContext": None,
+        "securityContext": None,
+        "request": None,
+    }

@@ -8,6 +8,9 @@ from django.conf import settings
 from django.db import connection
 
 from events.models import SecurityEvent, SecurityEventStatus
+from risk.mapping import OKTA
+from risk.models import Entity, LogEvent, RiskChange
+from risk.services.directory import entity_create
 from tests.processes import production_env, run_manage, start_celery_worker, start_gunicorn
 from tests.servers import RedisServer, free_port
 
@@ -40,7 +43,10 @@ def wait_until_processed(count: int, timeout: float = 30.0) -> None:
     raise AssertionError(f"not all {count} SETs were processed: {statuses}")
 
 
-def test_pushed_sets_are_processed_by_a_real_worker(stream, transmitter, database_url, redis_url):
+def test_pushed_sets_change_risk_through_a_real_worker(
+    stream, transmitter, database_url, redis_url
+):
+    alice = entity_create(email="alice@example.com")
     env = production_env(
         database_url=database_url, redis_url=redis_url, RECEIVER_AUDIENCE=settings.RECEIVER_AUDIENCE
     )
@@ -48,14 +54,19 @@ def test_pushed_sets_are_processed_by_a_real_worker(stream, transmitter, databas
     server = start_gunicorn(env, port=port)
     worker = start_celery_worker(env)
     try:
-        tokens = [transmitter.make_set() for _ in range(25)]
+        event = {OKTA + "user-risk-change": {"current_level": "high"}}
+        tokens = [transmitter.make_set(events=event) for _ in range(25)]
         for token in tokens:
             response = push(port, token)
             assert response.status_code == 202, response.text
             assert response.content == b""
         assert push(port, tokens[0]).status_code == 202  # a re-delivery
         wait_until_processed(25)
-        assert SecurityEvent.objects.count() == 25
+        assert SecurityEvent.objects.filter(status=SecurityEventStatus.PROCESSED).count() == 25
+        assert Entity.objects.get(pk=alice.pk).risk_level == "HIGH"
+        assert RiskChange.objects.get().security_event.stream == stream
+        receive = "security.events.provider.receive_event"
+        assert LogEvent.objects.filter(event_type=receive).count() == 25
     finally:
         worker.stop()
         server.stop()
@@ -84,7 +95,9 @@ def test_broker_down_at_ingest_keeps_the_set_until_the_sweeper_runs(
         worker = start_celery_worker(env)
         wait_until_processed(1)
         event.refresh_from_db()
-        assert event.status == SecurityEventStatus.PROCESSED
+        assert (
+            event.status == SecurityEventStatus.IGNORED
+        )  # processed: alice is not in the directory
         assert SecurityEvent.objects.count() == 1
     finally:
         if worker is not None:

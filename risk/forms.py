@@ -1,0 +1,172 @@
+"""Forms of the risk pages: filters kept in the URL, and the inputs of the policy and directory."""
+
+from django import forms
+
+from risk.mapping import RULES
+from risk.models import (
+    AppSelection,
+    ConnectedApp,
+    DirectoryGroup,
+    EntityKind,
+    LevelCondition,
+    MappingOverride,
+    OutcomeResult,
+    RiskLevel,
+    RiskSource,
+    Workflow,
+)
+from risk.services.system_log import EVENT_TYPES
+from streams.models import Stream
+
+RANGE_CHOICES = [("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("30d", "Last 30 days"),
+                 ("all", "All time")]  # fmt: skip
+
+
+def _event_type_choices():
+    return [("", "Any event type"), *sorted(((uri, uri) for uri in RULES), key=lambda c: c[1])]
+
+
+def _stream_choices():
+    return [("", "Any stream"), *list(Stream.objects.order_by("name").values_list("pk", "name"))]
+
+
+class ReportFilterForm(forms.Form):
+    level = forms.ChoiceField(required=False, choices=[("", "Any risk"), *RiskLevel.choices[1:]])
+    range = forms.ChoiceField(required=False, choices=RANGE_CHOICES, initial="7d")
+    stream = forms.ChoiceField(required=False)
+    event_type = forms.ChoiceField(required=False)
+    q = forms.CharField(required=False, label="User", max_length=100)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["stream"].choices = _stream_choices()
+        self.fields["event_type"].choices = _event_type_choices()
+
+
+class SystemLogFilterForm(forms.Form):
+    event_type = forms.ChoiceField(
+        required=False, choices=[("", "Any event type")] + [(t, t) for t in EVENT_TYPES]
+    )
+    since = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    until = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    entity = forms.CharField(required=False, max_length=64, label="Entity id")
+    stream = forms.ChoiceField(required=False)
+    outcome = forms.ChoiceField(
+        required=False, choices=[("", "Any outcome"), *OutcomeResult.choices]
+    )
+    q = forms.CharField(required=False, max_length=100, label="Search")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["stream"].choices = _stream_choices()
+
+
+class EntityForm(forms.Form):
+    kind = forms.ChoiceField(choices=EntityKind.choices, initial=EntityKind.USER)
+    login = forms.CharField(required=False, max_length=255)
+    email = forms.EmailField(required=False, max_length=255)
+    first_name = forms.CharField(required=False, max_length=100)
+    last_name = forms.CharField(required=False, max_length=100)
+    display_name = forms.CharField(required=False, max_length=255, help_text="For devices.")
+    groups = forms.CharField(required=False, help_text="Comma-separated group names.")
+    iss = forms.CharField(required=False, label="External issuer (iss)", max_length=700)
+    sub = forms.CharField(required=False, label="External subject (sub)", max_length=255)
+    opaque_id = forms.CharField(
+        required=False, label="Opaque id", max_length=255, help_text="e.g. a device id"
+    )
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("iss")) != bool(data.get("sub")):
+            raise forms.ValidationError("Give both the external issuer and subject, or neither.")
+        if not any(data.get(n) for n in ("login", "email", "display_name", "sub", "opaque_id")):
+            raise forms.ValidationError("Give at least a login, an email or an identifier.")
+        return data
+
+    def service_kwargs(self) -> dict:
+        data = self.cleaned_data
+        identifiers = []
+        if data["iss"]:
+            identifiers.append({"format": "iss_sub", "iss": data["iss"], "sub": data["sub"]})
+        if data["opaque_id"]:
+            identifiers.append({"format": "opaque", "id": data["opaque_id"]})
+        return {
+            "kind": data["kind"],
+            "login": data["login"],
+            "email": data["email"],
+            "first_name": data["first_name"],
+            "last_name": data["last_name"],
+            "display_name": data["display_name"],
+            "groups": [g.strip() for g in data["groups"].split(",") if g.strip()],
+            "identifiers": identifiers,
+        }
+
+
+class CsvImportForm(forms.Form):
+    file = forms.FileField(help_text="Columns: login,email,first_name,last_name,groups,iss,sub")
+
+
+class RiskSetForm(forms.Form):
+    level = forms.ChoiceField(
+        choices=[(RiskLevel.HIGH, "High"), (RiskLevel.MEDIUM, "Medium"), (RiskLevel.LOW, "Low"),
+                 (RiskLevel.NONE, "Reset (no risk)")],
+    )  # fmt: skip
+    reason = forms.CharField(required=False, max_length=300)
+
+
+class PolicyRuleForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    priority = forms.IntegerField(min_value=1, required=False, help_text="1 is tried first.")
+    active = forms.BooleanField(required=False, initial=True)
+    risk_level = forms.ChoiceField(choices=LevelCondition.choices, label="Entity risk level")
+    detection_types = forms.MultipleChoiceField(
+        required=False, choices=RiskSource.choices, widget=forms.CheckboxSelectMultiple,
+        help_text="None checked: any detection.",
+    )  # fmt: skip
+    source_streams = forms.ModelMultipleChoiceField(
+        queryset=Stream.objects.order_by("name"), required=False, help_text="None: any stream."
+    )
+    groups_include = forms.ModelMultipleChoiceField(
+        queryset=DirectoryGroup.objects.all(), required=False
+    )
+    groups_exclude = forms.ModelMultipleChoiceField(
+        queryset=DirectoryGroup.objects.all(), required=False
+    )
+    terminate_sessions = forms.BooleanField(required=False, label="Logout and revoke tokens")
+    app_selection = forms.ChoiceField(choices=AppSelection.choices, initial=AppSelection.ALL)
+    apps = forms.ModelMultipleChoiceField(
+        queryset=ConnectedApp.objects.all(), required=False, label="Specified apps"
+    )
+    workflow = forms.ModelChoiceField(
+        queryset=Workflow.objects.filter(active=True), required=False, label="Run workflow"
+    )
+
+
+class ConnectedAppForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    revocation_endpoint = forms.CharField(
+        max_length=1000, help_text="The app's global token revocation endpoint (https)."
+    )
+    token = forms.CharField(
+        required=False, widget=forms.PasswordInput, help_text="Bearer token; stored encrypted."
+    )
+    active = forms.BooleanField(required=False, initial=True)
+
+
+class WorkflowForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    url = forms.CharField(max_length=1000, label="Webhook URL")
+
+
+class MappingOverrideForm(forms.Form):
+    stream = forms.ModelChoiceField(queryset=Stream.objects.order_by("name"))
+    event_type = forms.CharField(
+        max_length=255,
+        help_text="The event-type URI.",
+        widget=forms.TextInput(attrs={"list": "event-types"}),
+    )
+    outcome = forms.ChoiceField(choices=MappingOverride.Outcome.choices)

@@ -1,0 +1,193 @@
+"""Every read of the risk app: the entity risk report, the System Log pages, the directory."""
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import TruncDay, TruncHour
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from risk.models import (
+    ActionKind,
+    Entity,
+    LogEvent,
+    PolicyAction,
+    PolicyRule,
+    RiskChange,
+    RiskLevel,
+)
+from streams.models import Stream
+
+RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+
+
+@dataclass
+class ReportFilters:
+    """The report's filters, as kept in the URL."""
+
+    level: str = ""
+    range: str = "7d"
+    stream: str = ""
+    event_type: str = ""
+    q: str = ""
+
+    @property
+    def since(self) -> datetime | None:
+        delta = RANGES.get(self.range)
+        return timezone.now() - delta if delta else None
+
+
+def _bars(rows: list[tuple[str, int]]) -> list[dict]:
+    peak = max((n for _label, n in rows), default=0) or 1
+    return [{"label": label, "count": n, "percent": round(100 * n / peak)} for label, n in rows]
+
+
+def entity_risk_report(*, filters: ReportFilters) -> dict:
+    """Totals, detections over time and by source, for the report's header (a few aggregates)."""
+    changes = RiskChange.objects.all()
+    if filters.since:
+        changes = changes.filter(created_at__gte=filters.since)
+    if filters.stream:
+        changes = changes.filter(stream_ref=filters.stream)
+    if filters.event_type:
+        changes = changes.filter(event_type=filters.event_type)
+    if filters.q:
+        changes = changes.filter(_entity_search(filters.q, prefix="entity__"))
+    if filters.level:
+        changes = changes.filter(level=filters.level)
+    totals = changes.aggregate(
+        detections=Count("id"), high=Count("id", filter=Q(level=RiskLevel.HIGH))
+    )
+    actions = PolicyAction.objects.filter(risk_change__in=changes.values("id"))
+    totals |= actions.aggregate(
+        logouts=Count("id", filter=Q(kind=ActionKind.UNIVERSAL_LOGOUT)),
+        workflows=Count("id", filter=Q(kind=ActionKind.RUN_WORKFLOW)),
+    )
+    trunc = TruncHour if filters.range == "24h" else TruncDay
+    fmt = "%H:00" if filters.range == "24h" else "%b %d"
+    over_time = (
+        changes.annotate(bucket=trunc("created_at")).values("bucket").annotate(n=Count("id"))
+        .order_by("bucket")
+    )  # fmt: skip
+    names = dict(Stream.objects.values_list("pk", "name"))
+    by_source = changes.values("stream_ref").annotate(n=Count("id")).order_by("-n")[:10]
+    return {
+        "totals": totals,
+        "over_time": _bars([(row["bucket"].strftime(fmt), row["n"]) for row in over_time]),
+        "by_source": _bars(
+            [(names.get(r["stream_ref"]) or r["stream_ref"] or "Admin", r["n"]) for r in by_source]
+        ),
+    }
+
+
+def _entity_search(q: str, prefix: str = "") -> Q:
+    fields = ("login", "email", "first_name", "last_name", "display_name", "id")
+    query = Q()
+    for name in fields:
+        query |= Q(**{f"{prefix}{name}__icontains": q})
+    return query
+
+
+def entities_at_risk(*, filters: ReportFilters) -> QuerySet[Entity]:
+    """The report's list: entities with a risk (or the chosen level), newest change first."""
+    entities = Entity.objects.exclude(risk_level=RiskLevel.NONE)
+    if filters.level:
+        entities = Entity.objects.filter(risk_level=filters.level)
+    if filters.since:
+        entities = entities.filter(risk_updated_at__gte=filters.since)
+    if filters.stream:
+        entities = entities.filter(risk_stream_ref=filters.stream)
+    if filters.event_type:
+        entities = entities.filter(risk_changes__event_type=filters.event_type).distinct()
+    if filters.q:
+        entities = entities.filter(_entity_search(filters.q))
+    return entities.order_by("-risk_updated_at", "id")
+
+
+def entity_list(*, q: str = "", kind: str = "") -> QuerySet[Entity]:
+    entities = Entity.objects.prefetch_related("groups").order_by("kind", "login", "display_name")
+    if kind:
+        entities = entities.filter(kind=kind)
+    return entities.filter(_entity_search(q)) if q else entities
+
+
+def entity_risk_history(*, entity: Entity) -> QuerySet[RiskChange]:
+    return (
+        RiskChange.objects.filter(entity=entity)
+        .select_related("security_event")
+        .prefetch_related("actions")
+        .order_by("-created_at", "-id")
+    )
+
+
+def stream_names() -> dict[str, str]:
+    return dict(Stream.objects.values_list("pk", "name"))
+
+
+def policy_rules() -> QuerySet[PolicyRule]:
+    return PolicyRule.objects.select_related("workflow").prefetch_related(
+        "apps", "groups_include", "groups_exclude", "source_streams"
+    )
+
+
+# --- System Log: keyset pagination on (published, id) -------------------------------------------
+
+
+class BadCursor(ValueError):
+    """A pagination cursor that we did not make."""
+
+
+def encode_cursor(event: LogEvent) -> str:
+    text = f"{event.published.isoformat()}|{event.pk}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        published, pk = text.split("|")
+        when = parse_datetime(published)
+        if when is None:
+            raise ValueError(published)
+        return when, int(pk)
+    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        raise BadCursor("The pagination cursor is not valid.") from exc
+
+
+def log_events_page(
+    *,
+    where: Q | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after: str = "",
+    limit: int = 50,
+    ascending: bool = False,
+) -> tuple[list[LogEvent], str | None]:
+    """One page of System Log records and the cursor of the next page (None on the last page).
+
+    Keyset pagination: the cursor is the last record's (published, id), so a page costs one
+    indexed range scan however deep it is, and records that arrive meanwhile never shift pages.
+    """
+    events = LogEvent.objects.filter(where or Q())
+    if since:
+        events = events.filter(published__gte=since)
+    if until:
+        events = events.filter(published__lt=until)
+    if after:
+        published, pk = decode_cursor(after)
+        if ascending:
+            events = events.filter(published__gte=published).filter(
+                Q(published__gt=published) | Q(id__gt=pk)
+            )
+        else:
+            events = events.filter(published__lte=published).filter(
+                Q(published__lt=published) | Q(id__lt=pk)
+            )
+    order = ("published", "id") if ascending else ("-published", "-id")
+    rows = list(events.order_by(*order)[: limit + 1])
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, encode_cursor(rows[-1]) if has_more and rows else None

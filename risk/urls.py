@@ -1,0 +1,70 @@
+from django.urls import path
+
+from risk.views import directory, policy, reports, system_log
+
+app_name = "risk"
+
+urlpatterns = [
+    path("reports/entity-risk/", reports.EntityRiskReportView.as_view(), name="entity_risk_report"),
+    path("reports/entity-risk/<str:pk>/", reports.EntityDetailView.as_view(), name="entity_detail"),
+    path(
+        "reports/entity-risk/<str:pk>/risk/",
+        reports.EntityRiskSetView.as_view(),
+        name="entity_risk_set",
+    ),
+    path("reports/system-log/", system_log.SystemLogView.as_view(), name="system_log"),
+    path("directory/people/", directory.EntityListView.as_view(), name="entity_list"),
+    path("directory/people/add/", directory.EntityAddView.as_view(), name="entity_add"),
+    path("directory/people/import/", directory.EntityImportView.as_view(), name="entity_import"),
+    path("security/entity-risk-policy/", policy.PolicyView.as_view(), name="policy"),
+    path(
+        "security/entity-risk-policy/rules/add/",
+        policy.PolicyRuleFormView.as_view(),
+        name="policy_rule_add",
+    ),
+    path(
+        "security/entity-risk-policy/rules/<int:pk>/edit/",
+        policy.PolicyRuleFormView.as_view(),
+        name="policy_rule_edit",
+    ),
+    path(
+        "security/entity-risk-policy/rules/<int:pk>/remove/",
+        policy.PolicyRuleRemoveView.as_view(),
+        name="policy_rule_delete",
+    ),
+    path(
+        "security/entity-risk-policy/mappings/add/",
+        policy.MappingOverrideAddView.as_view(),
+        name="mapping_override_add",
+    ),
+    path(
+        "security/entity-risk-policy/mappings/<int:pk>/remove/",
+        policy.MappingOverrideRemoveView.as_view(),
+        name="mapping_override_delete",
+    ),
+    path(
+        "security/connected-apps/", policy.ConnectedAppListView.as_view(), name="connected_app_list"
+    ),
+    path(
+        "security/connected-apps/add/",
+        policy.ConnectedAppFormView.as_view(),
+        name="connected_app_add",
+    ),
+    path(
+        "security/connected-apps/<int:pk>/edit/",
+        policy.ConnectedAppFormView.as_view(),
+        name="connected_app_edit",
+    ),
+    path(
+        "security/connected-apps/<int:pk>/remove/",
+        policy.ConnectedAppRemoveView.as_view(),
+        name="connected_app_delete",
+    ),
+    path("security/workflows/", policy.WorkflowListView.as_view(), name="workflow_list"),
+    path("security/workflows/add/", policy.WorkflowAddView.as_view(), name="workflow_add"),
+    path(
+        "security/workflows/<int:pk>/remove/",
+        policy.WorkflowRemoveView.as_view(),
+        name="workflow_delete",
+    ),
+]

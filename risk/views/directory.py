@@ -1,0 +1,65 @@
+"""Directory > People: users and devices, added one by one or imported from CSV."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
+from django.views import View
+from django.views.generic import TemplateView
+
+from common.roles import ConsoleAccessMixin
+from risk import selectors
+from risk.forms import CsvImportForm, EntityForm
+from risk.services.directory import entities_import_csv, entity_create
+
+CSV_MAX_BYTES = 5 * 1024 * 1024
+
+
+class EntityListView(ConsoleAccessMixin, TemplateView):
+    template_name = "risk/entity_list.html"
+
+    def get_context_data(self, **kwargs):
+        q = self.request.GET.get("q", "").strip()
+        return super().get_context_data(entities=selectors.entity_list(q=q)[:500], q=q, **kwargs)
+
+
+class EntityAddView(ConsoleAccessMixin, View):
+    super_admin_only = True
+    template_name = "risk/entity_form.html"
+
+    def get(self, request):
+        return render(request, self.template_name, {"form": EntityForm()})
+
+    def post(self, request):
+        form = EntityForm(request.POST)
+        if form.is_valid():
+            try:
+                entity = entity_create(**form.service_kwargs())
+                messages.success(request, f"{entity.label} added.")
+                return redirect("risk:entity_detail", pk=entity.pk)
+            except ValidationError as exc:
+                form.add_error(None, exc)
+        return render(request, self.template_name, {"form": form}, status=400)
+
+
+class EntityImportView(ConsoleAccessMixin, View):
+    super_admin_only = True
+    template_name = "risk/entity_import.html"
+
+    def get(self, request):
+        return render(request, self.template_name, {"form": CsvImportForm()})
+
+    def post(self, request):
+        form = CsvImportForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return render(request, self.template_name, {"form": form}, status=400)
+        upload = form.cleaned_data["file"]
+        if upload.size > CSV_MAX_BYTES:
+            form.add_error("file", f"The file is larger than {CSV_MAX_BYTES} bytes.")
+            return render(request, self.template_name, {"form": form}, status=400)
+        try:
+            text = upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            form.add_error("file", "The file is not UTF-8 text.")
+            return render(request, self.template_name, {"form": form}, status=400)
+        result = entities_import_csv(text=text)
+        return render(request, self.template_name, {"form": CsvImportForm(), "result": result})

@@ -1,0 +1,223 @@
+"""Security > Entity risk policy: rules, connected apps, workflows, and per-stream mappings."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views import View
+from django.views.generic import TemplateView
+
+from common.roles import ConsoleAccessMixin
+from risk import selectors
+from risk.forms import ConnectedAppForm, MappingOverrideForm, PolicyRuleForm, WorkflowForm
+from risk.mapping import RULES
+from risk.models import ConnectedApp, MappingOverride, PolicyRule, Workflow
+from risk.services import policy_config
+
+
+class PolicyView(ConsoleAccessMixin, TemplateView):
+    """The rules in the order they are tried, the mapping table and the per-stream overrides."""
+
+    template_name = "risk/policy.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            rules=selectors.policy_rules(),
+            mapping=sorted(RULES.items(), key=lambda item: item[0]),
+            overrides=MappingOverride.objects.select_related("stream").order_by("stream__name"),
+            **kwargs,
+        )
+
+
+def _confirm_remove(request, *, title: str, what: str, cancel: str):
+    return render(
+        request, "risk/confirm_remove.html", {"title": title, "what": what, "cancel_url": cancel}
+    )
+
+
+def _rule_kwargs(form: PolicyRuleForm) -> dict:
+    data = dict(form.cleaned_data)
+    data["source_streams"] = list(data["source_streams"])
+    return data
+
+
+class PolicyRuleFormView(ConsoleAccessMixin, View):
+    """Add a rule (no pk) or edit one."""
+
+    super_admin_only = True
+    template_name = "risk/policy_rule_form.html"
+
+    def _rule(self, pk):
+        return get_object_or_404(PolicyRule, pk=pk) if pk else None
+
+    def get(self, request, pk=None):
+        rule = self._rule(pk)
+        initial = {"active": True, "risk_level": "ANY", "app_selection": "ALL"}
+        if rule is not None:
+            initial = {
+                name: getattr(rule, name)
+                for name in ("name", "priority", "active", "risk_level", "detection_types",
+                             "terminate_sessions", "app_selection", "workflow")
+            }  # fmt: skip
+            for name in ("source_streams", "groups_include", "groups_exclude", "apps"):
+                initial[name] = getattr(rule, name).all()
+        form = PolicyRuleForm(initial=initial)
+        return render(request, self.template_name, {"form": form, "rule": rule})
+
+    def post(self, request, pk=None):
+        rule = self._rule(pk)
+        form = PolicyRuleForm(request.POST)
+        if form.is_valid():
+            try:
+                policy_config.policy_rule_save(rule=rule, **_rule_kwargs(form))
+                messages.success(request, f"Rule {form.cleaned_data['name']!r} saved.")
+                return redirect("risk:policy")
+            except ValidationError as exc:
+                form.add_error(None, exc)
+        return render(request, self.template_name, {"form": form, "rule": rule}, status=400)
+
+
+class PolicyRuleRemoveView(ConsoleAccessMixin, View):
+    super_admin_only = True
+
+    def get(self, request, pk):
+        rule = get_object_or_404(PolicyRule, pk=pk, is_catch_all=False)
+        return _confirm_remove(request, title=f"Remove rule {rule.name}?",
+                               what="The rule stops matching at once.",
+                               cancel=reverse("risk:policy"))  # fmt: skip
+
+    def post(self, request, pk):
+        rule = get_object_or_404(PolicyRule, pk=pk, is_catch_all=False)
+        policy_config.policy_rule_delete(rule=rule)
+        messages.success(request, f"Rule {rule.name!r} removed.")
+        return redirect("risk:policy")
+
+
+class ConnectedAppListView(ConsoleAccessMixin, TemplateView):
+    template_name = "risk/connected_app_list.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(apps=ConnectedApp.objects.all(), **kwargs)
+
+
+class ConnectedAppFormView(ConsoleAccessMixin, View):
+    """Add an app (the token is required) or edit one (an empty token keeps the old one)."""
+
+    super_admin_only = True
+    template_name = "risk/connected_app_form.html"
+
+    def get(self, request, pk=None):
+        app = get_object_or_404(ConnectedApp, pk=pk) if pk else None
+        initial = {"active": True}
+        if app is not None:
+            initial = {"name": app.name, "revocation_endpoint": app.revocation_endpoint,
+                       "active": app.active}  # fmt: skip
+        return render(request, self.template_name, {"form": ConnectedAppForm(initial=initial),
+                                                    "app": app})  # fmt: skip
+
+    def post(self, request, pk=None):
+        app = get_object_or_404(ConnectedApp, pk=pk) if pk else None
+        form = ConnectedAppForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                if app is None:
+                    if not data["token"]:
+                        raise ValidationError({"token": "The app's bearer token is required."})
+                    policy_config.connected_app_create(
+                        name=data["name"], revocation_endpoint=data["revocation_endpoint"],
+                        token=data["token"],
+                    )  # fmt: skip
+                else:
+                    policy_config.connected_app_update(app=app, **data)
+                messages.success(request, f"App {data['name']!r} saved.")
+                return redirect("risk:connected_app_list")
+            except ValidationError as exc:
+                form.add_error(None, exc)
+        return render(request, self.template_name, {"form": form, "app": app}, status=400)
+
+
+class ConnectedAppRemoveView(ConsoleAccessMixin, View):
+    super_admin_only = True
+
+    def get(self, request, pk):
+        app = get_object_or_404(ConnectedApp, pk=pk)
+        return _confirm_remove(request, title=f"Remove app {app.name}?",
+                               what="Rules stop logging users out of it.",
+                               cancel=reverse("risk:connected_app_list"))  # fmt: skip
+
+    def post(self, request, pk):
+        get_object_or_404(ConnectedApp, pk=pk).delete()
+        messages.success(request, "App removed.")
+        return redirect("risk:connected_app_list")
+
+
+class WorkflowListView(ConsoleAccessMixin, TemplateView):
+    template_name = "risk/workflow_list.html"
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(workflows=Workflow.objects.all(), **kwargs)
+
+
+class WorkflowAddView(ConsoleAccessMixin, View):
+    """Add a workflow webhook; its signing secret is shown once."""
+
+    super_admin_only = True
+    template_name = "risk/workflow_form.html"
+
+    def get(self, request):
+        return render(request, self.template_name, {"form": WorkflowForm()})
+
+    def post(self, request):
+        form = WorkflowForm(request.POST)
+        if form.is_valid():
+            try:
+                workflow, secret = policy_config.workflow_create(**form.cleaned_data)
+                return render(request, "risk/workflow_secret.html",
+                              {"workflow": workflow, "secret": secret})  # fmt: skip
+            except ValidationError as exc:
+                form.add_error(None, exc)
+        return render(request, self.template_name, {"form": form}, status=400)
+
+
+class WorkflowRemoveView(ConsoleAccessMixin, View):
+    super_admin_only = True
+
+    def get(self, request, pk):
+        workflow = get_object_or_404(Workflow, pk=pk)
+        return _confirm_remove(request, title=f"Remove workflow {workflow.name}?",
+                               what="Rules that run it stop running it.",
+                               cancel=reverse("risk:workflow_list"))  # fmt: skip
+
+    def post(self, request, pk):
+        get_object_or_404(Workflow, pk=pk).delete()
+        messages.success(request, "Workflow removed.")
+        return redirect("risk:workflow_list")
+
+
+class MappingOverrideAddView(ConsoleAccessMixin, View):
+    """Say what a stream's event type means for risk (replaces the built-in table for it)."""
+
+    super_admin_only = True
+    template_name = "risk/mapping_override_form.html"
+
+    def get(self, request):
+        return render(request, self.template_name, {"form": MappingOverrideForm(), "rules": RULES})
+
+    def post(self, request):
+        form = MappingOverrideForm(request.POST)
+        if form.is_valid():
+            policy_config.mapping_override_set(**form.cleaned_data)
+            messages.success(request, "Mapping saved.")
+            return redirect("risk:policy")
+        return render(request, self.template_name, {"form": form, "rules": RULES}, status=400)
+
+
+class MappingOverrideRemoveView(ConsoleAccessMixin, View):
+    def post(self, request, pk):
+        override = get_object_or_404(MappingOverride, pk=pk)
+        policy_config.mapping_override_set(
+            stream=override.stream, event_type=override.event_type, outcome=None
+        )
+        messages.success(request, "Mapping removed; the built-in table applies again.")
+        return redirect("risk:policy")

@@ -1,0 +1,69 @@
+"""Reports > System Log: newest first, filtered, keyset-paginated, each record's JSON at hand."""
+
+from datetime import UTC
+
+from django.db.models import Q
+from django.views.generic import TemplateView
+
+from common.roles import ConsoleAccessMixin
+from risk import selectors
+from risk.forms import SystemLogFilterForm
+
+PAGE_SIZE = 50
+
+
+def _where(data: dict) -> Q:
+    where = Q()
+    if data.get("event_type"):
+        where &= Q(event_type=data["event_type"])
+    if data.get("entity"):
+        where &= Q(entity_id=data["entity"]) | Q(target_id=data["entity"])
+    if data.get("stream"):
+        where &= Q(stream_ref=data["stream"])
+    if data.get("outcome"):
+        where &= Q(outcome_result=data["outcome"])
+    if data.get("q"):
+        q = data["q"]
+        where &= (
+            Q(display_message__icontains=q)
+            | Q(event_type__icontains=q)
+            | Q(outcome_reason__icontains=q)
+            | Q(target_id=q)
+        )
+    return where
+
+
+def _aware(value):
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+class SystemLogView(ConsoleAccessMixin, TemplateView):
+    """The System Log; htmx "Load more" gets only the next rows (a partial)."""
+
+    def get_template_names(self):
+        if self.request.htmx:
+            return ["risk/partials/_log_rows.html"]
+        return ["risk/system_log.html"]
+
+    def get_context_data(self, **kwargs):
+        form = SystemLogFilterForm(self.request.GET or None)
+        data = form.cleaned_data if form.is_valid() else {}
+        try:
+            records, next_cursor = selectors.log_events_page(
+                where=_where(data),
+                since=_aware(data.get("since")),
+                until=_aware(data.get("until")),
+                after=self.request.GET.get("after", ""),
+                limit=PAGE_SIZE,
+            )
+        except selectors.BadCursor:
+            records, next_cursor = [], None
+        query = self.request.GET.copy()
+        query.pop("after", None)
+        return super().get_context_data(
+            form=form,
+            records=records,
+            next_cursor=next_cursor,
+            query=query.urlencode(),
+            **kwargs,
+        )

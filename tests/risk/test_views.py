@@ -1,0 +1,233 @@
+"""The risk pages: the entity risk report, the System Log, the directory and the policy pages."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone
+
+from common.crypto import decrypt
+from risk.mapping import OKTA
+from risk.models import (
+    ConnectedApp,
+    Entity,
+    LogEvent,
+    MappingOverride,
+    PolicyRule,
+    RiskChange,
+    RiskLevel,
+    Workflow,
+)
+from risk.services.system_log import admin_actor, log_event
+
+pytestmark = pytest.mark.django_db
+USER_RISK = OKTA + "user-risk-change"
+REPORT = reverse("risk:entity_risk_report")
+LOG = reverse("risk:system_log")
+
+
+def test_report_shows_totals_charts_and_entities_at_risk(admin_client, alice, deliver):
+    deliver(USER_RISK, {"current_level": "high", "reason_admin": {"en": "Malware"}})
+    html = admin_client.get(REPORT).content.decode()
+    assert 'data-testid="detections">1<' in html
+    assert 'data-testid="high-detections">1<' in html
+    assert "Alice Liddell" in html
+    assert "Malware" in html
+    assert "Acme MDM" in html
+    assert 'class="bar"' in html
+
+
+@pytest.mark.parametrize(
+    ("query", "shown"),
+    [("level=HIGH", True), ("level=LOW", False), ("q=alice", True), ("q=bob", False),
+     ("event_type=" + USER_RISK, True), ("range=24h", True)],
+)  # fmt: skip
+def test_report_filters_are_kept_in_the_url(admin_client, alice, deliver, query, shown):
+    deliver(USER_RISK, {"current_level": "high"})
+    response = admin_client.get(f"{REPORT}?{query}")
+    assert ("Alice Liddell" in response.content.decode()) is shown
+    assert response.context["form"].data.urlencode() == query.replace(":", "%3A").replace(
+        "/", "%2F"
+    )
+
+
+def test_entity_page_links_each_change_to_its_set(admin_client, alice, deliver):
+    deliver(USER_RISK, {"current_level": "high"})
+    change = RiskChange.objects.get()
+    html = admin_client.get(reverse("risk:entity_detail", args=[alice.pk])).content.decode()
+    assert reverse("events:security_event_detail", args=[change.security_event_id]) in html
+    detail = admin_client.get(reverse("events:security_event_detail",
+                                      args=[change.security_event_id]))  # fmt: skip
+    assert b"user-risk-change" in detail.content
+
+
+def test_super_admin_sets_risk_by_hand(admin_client, alice):
+    url = reverse("risk:entity_risk_set", args=[alice.pk])
+    assert admin_client.post(url, {"level": "HIGH", "reason": "Phished"}).status_code == 302
+    alice.refresh_from_db()
+    assert (alice.risk_level, alice.risk_reason) == (RiskLevel.HIGH, "Phished")
+    admin_client.post(url, {"level": "NONE"})
+    assert Entity.objects.get(pk=alice.pk).risk_level == RiskLevel.NONE
+
+
+def test_readonly_admin_reads_reports_but_cannot_set_risk(readonly_client, alice, deliver):
+    deliver(USER_RISK, {"current_level": "high"})
+    assert readonly_client.get(REPORT).status_code == 200
+    assert readonly_client.get(LOG).status_code == 200
+    page = readonly_client.get(reverse("risk:entity_detail", args=[alice.pk])).content.decode()
+    assert "Set the risk by hand" not in page
+    response = readonly_client.post(reverse("risk:entity_risk_set", args=[alice.pk]),
+                                    {"level": "LOW"})  # fmt: skip
+    assert response.status_code == 403
+    assert Entity.objects.get(pk=alice.pk).risk_level == RiskLevel.HIGH
+
+
+def make_records(n: int, **fields):
+    base = timezone.now()
+    LogEvent.objects.bulk_create(
+        log_event(event_type=fields.get("event_type", "test.event"), display_message=f"record {i}",
+                  actor=admin_actor(name="t"), published=base - timezone.timedelta(seconds=n - i),
+                  **{k: v for k, v in fields.items() if k != "event_type"})
+        for i in range(n)
+    )  # fmt: skip
+
+
+def messages_of(response):
+    return [r.display_message for r in response.context["records"]]
+
+
+def test_system_log_pages_newest_first_with_a_cursor(admin_client, django_assert_num_queries):
+    make_records(120)
+    first = admin_client.get(LOG)
+    assert messages_of(first)[:2] == ["record 119", "record 118"]
+    assert len(messages_of(first)) == 50
+    cursor = first.context["next_cursor"]
+    make_records(5, event_type="arrived.meanwhile")  # newer records do not shift older pages
+    with django_assert_num_queries(4):  # session, user, stream choices, the page: none per row
+        second = admin_client.get(f"{LOG}?after={cursor}")
+    assert messages_of(second)[0] == "record 69"
+    third = admin_client.get(f"{LOG}?after={second.context['next_cursor']}")
+    assert messages_of(third)[-1] == "record 0"
+    assert third.context["next_cursor"] is None
+
+
+def test_system_log_filters_and_search(admin_client, alice, deliver):
+    deliver(USER_RISK, {"current_level": "high"})
+    deliver(USER_RISK, {"current_level": "low"}, sub_id={"format": "email", "email": "x@y.io"})
+    by_type = admin_client.get(f"{LOG}?event_type=user.risk.change")
+    assert [r.event_type for r in by_type.context["records"]] == ["user.risk.change"]
+    failures = admin_client.get(f"{LOG}?outcome=FAILURE")
+    assert {r.outcome_result for r in failures.context["records"]} == {"FAILURE"}
+    mine = admin_client.get(f"{LOG}?entity={alice.pk}")
+    assert {r.entity_id for r in mine.context["records"]} == {alice.pk}
+    assert admin_client.get(f"{LOG}?q=matches+no+user").context["records"][0].outcome_result == (
+        "FAILURE"
+    )
+
+
+def test_system_log_htmx_load_more_is_a_partial_and_bad_cursors_are_harmless(admin_client):
+    make_records(60)
+    cursor = admin_client.get(LOG).context["next_cursor"]
+    partial = admin_client.get(f"{LOG}?after={cursor}", HTTP_HX_REQUEST="true")
+    assert b"<html" not in partial.content
+    assert partial.content.count(b'class="log-row"') == 10
+    assert admin_client.get(f"{LOG}?after=garbage!!").status_code == 200
+
+
+def test_stream_changes_are_in_the_system_log(admin_client, transmitter, super_admin,
+                                              django_capture_on_commit_callbacks):  # fmt: skip
+    from streams.services import stream_create, stream_deactivate
+
+    with django_capture_on_commit_callbacks(execute=True):
+        stream = stream_create(name="Acme", well_known_url=transmitter.well_known_url,
+                               actor=super_admin)  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        stream_deactivate(stream=stream, actor=super_admin)
+    records = LogEvent.objects.filter(stream_ref=stream.pk).order_by("published", "id")
+    assert [r.event_type for r in records] == [
+        "security.events.provider.add",
+        "security.events.provider.deactivate",
+    ]
+    assert records[0].actor["alternateId"] == "sam"
+
+
+def test_directory_add_and_csv_import(admin_client):
+    response = admin_client.post(
+        reverse("risk:entity_add"),
+        {"kind": "USER", "email": "bob@example.com", "first_name": "Bob", "groups": "Sales, Ops"},
+    )
+    assert response.status_code == 302
+    bob = Entity.objects.get(email="bob@example.com")
+    assert sorted(g.name for g in bob.groups.all()) == ["Ops", "Sales"]
+    csv = ("login,email,first_name,groups,iss,sub\n"
+           "carol,carol@example.com,Carol,Sales,https://idp.example,c-1\n"
+           "bob2,bob@example.com,Bobby,,,\n")  # fmt: skip
+    upload = SimpleUploadedFile("people.csv", csv.encode(), content_type="text/csv")
+    result = admin_client.post(reverse("risk:entity_import"), {"file": upload}).context["result"]
+    assert result.created == 1
+    assert result.errors == ["Line 3: Another entity is already named by email:bob@example.com."]
+    carol = Entity.objects.get(login="carol")
+    assert set(carol.identifiers.values_list("key", flat=True)) == {
+        "email:carol@example.com",
+        "iss_sub:https://idp.example|c-1",
+    }
+
+
+def test_readonly_admin_cannot_change_the_directory_or_policy(readonly_client):
+    for name in ("risk:entity_add", "risk:policy_rule_add", "risk:connected_app_add",
+                 "risk:workflow_add", "risk:mapping_override_add"):  # fmt: skip
+        assert readonly_client.get(reverse(name)).status_code == 403
+        assert readonly_client.post(reverse(name), {"name": "x"}).status_code == 403
+    assert PolicyRule.objects.count() == 1
+    assert not Entity.objects.exists()
+
+
+def test_policy_pages_add_edit_and_remove_a_rule(admin_client):
+    response = admin_client.post(reverse("risk:policy_rule_add"), {
+        "name": "High risk", "risk_level": "HIGH", "active": "on", "terminate_sessions": "on",
+        "app_selection": "ALL"})  # fmt: skip
+    assert response.status_code == 302
+    rule = PolicyRule.objects.get(name="High risk")
+    assert (rule.priority, rule.terminate_sessions) == (1, True)
+    html = admin_client.get(reverse("risk:policy")).content.decode()
+    assert "High risk" in html
+    assert "Catch-all rule" in html
+    assert "user-risk-change" in html  # the mapping table
+    admin_client.post(reverse("risk:policy_rule_edit", args=[rule.pk]), {
+        "name": "High risk", "risk_level": "MEDIUM", "app_selection": "NONE"})  # fmt: skip
+    rule.refresh_from_db()
+    assert (rule.risk_level, rule.active) == ("MEDIUM", False)
+    admin_client.post(reverse("risk:policy_rule_delete", args=[rule.pk]))
+    assert list(PolicyRule.objects.values_list("name", flat=True)) == ["Catch-all rule"]
+    catch_all = PolicyRule.objects.get()
+    assert (
+        admin_client.get(reverse("risk:policy_rule_delete", args=[catch_all.pk])).status_code == 404
+    )
+
+
+def test_connected_app_token_is_required_encrypted_and_kept_on_edit(admin_client):
+    add = reverse("risk:connected_app_add")
+    data = {"name": "Slack", "revocation_endpoint": "https://slack.example/revoke", "active": "on"}
+    assert admin_client.post(add, data).status_code == 400
+    assert admin_client.post(add, {**data, "token": "s3cret"}).status_code == 302
+    app = ConnectedApp.objects.get()
+    assert "s3cret" not in app.encrypted_token
+    assert decrypt(app.encrypted_token) == "s3cret"
+    admin_client.post(reverse("risk:connected_app_edit", args=[app.pk]), {**data, "token": ""})
+    assert decrypt(ConnectedApp.objects.get().encrypted_token) == "s3cret"
+
+
+def test_workflow_secret_is_shown_once(admin_client):
+    response = admin_client.post(reverse("risk:workflow_add"),
+                                 {"name": "Ticket", "url": "https://hooks.example/t"})  # fmt: skip
+    secret = response.context["secret"]
+    assert decrypt(Workflow.objects.get().encrypted_secret) == secret
+    assert secret not in admin_client.get(reverse("risk:workflow_list")).content.decode()
+
+
+def test_stream_mapping_override_add_and_remove(admin_client, stream):
+    admin_client.post(reverse("risk:mapping_override_add"), {
+        "stream": stream.pk, "event_type": USER_RISK, "outcome": "NO_CHANGE"})  # fmt: skip
+    override = MappingOverride.objects.get()
+    assert override.outcome == "NO_CHANGE"
+    admin_client.post(reverse("risk:mapping_override_delete", args=[override.pk]))
+    assert not MappingOverride.objects.exists()

@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint fmt worker beat bench demo clean
+.PHONY: help run demo test lint fmt worker beat bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
@@ -25,6 +25,11 @@ run: $(VENV)/.runtime ## Build the venv, migrate, make the first admin, serve on
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py create_admin --first
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+demo: $(VENV)/.runtime ## Like make run, plus a local SSF transmitter that adds a stream and sends sample signals
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py create_admin --first
+	$(BIN)/python manage.py demo
 
 test: $(VENV)/.dev ## The whole suite against real PostgreSQL and Redis (started by the harness) and headless Chromium
 	$(BIN)/python manage.py makemigrations --check --dry-run

@@ -10,8 +10,8 @@ from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from events.services import rejected_security_event_record, security_event_store
-from events.verification import SetError, looks_like_compact_jws, verify_set
+from events.services import rejected_security_event_record, security_event_receive
+from events.verification import SetError, looks_like_compact_jws
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class SecurityEventPushApi(APIView):
     throttle_classes: list = []
     content_negotiation_class = AnyAcceptNegotiation
 
-    def post(self, request):
+    def post(self, request, stream_id: str | None = None):
         remote_addr = request.META.get("REMOTE_ADDR")
         length = request.META.get("CONTENT_LENGTH") or "0"
         if not length.isdigit() or int(length) > settings.SET_MAX_BYTES:
@@ -83,8 +83,12 @@ class SecurityEventPushApi(APIView):
         if not labelled and not is_jws:
             return _error(415, f"Send one SET in compact JWS form as {SET_MEDIA_TYPE}.")
         try:
-            verified = verify_set(body or "", authorization=request.META.get("HTTP_AUTHORIZATION"))
-            security_event_store(verified=verified, content_type_mislabelled=not labelled)
+            security_event_receive(
+                raw=body or "",
+                authorization=request.META.get("HTTP_AUTHORIZATION"),
+                stream_id=stream_id,
+                content_type_mislabelled=not labelled,
+            )
         except SetError as error:
             return self._refuse(error, body or "", remote_addr)
         except DatabaseError:

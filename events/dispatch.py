@@ -3,9 +3,11 @@
 The stored row is the outbox. Publishing a Celery task per SET costs about 1.8 ms of the ingest
 path (../shared/docs/PERFORMANCE.md), so ingest only sets a short-lived Redis flag with SET NX
 after its commit, and only the request that set it publishes `risk.process_pending_security_events`.
-The drain clears the flag before it selects each batch, so a SET committed during a drain is
-either in a batch that drain selects next or finds the flag clear and asks for a new drain: none is
-left behind. When Redis or the broker is down the SET stays PENDING and the sweeper asks again.
+A running drain keeps the flag (refreshing its expiry) while it finds work; when a select comes
+back empty it clears the flag and selects once more. A SET committed while the flag was held is
+therefore in one of the drain's selects, and one committed after it was cleared finds the flag
+clear and asks for a new drain: none is left behind. When Redis or the broker is down the SET
+stays PENDING and the sweeper asks again.
 """
 
 import logging
@@ -64,7 +66,7 @@ def request_processing(*, force: bool = False) -> None:
 
 
 def clear_processing_request() -> None:
-    """Called by the drain before each batch it selects (see the module docstring)."""
+    """Called by a drain that found no work, before its last select (module docstring)."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return
     try:
@@ -73,3 +75,14 @@ def clear_processing_request() -> None:
         logger.warning(
             "Could not clear the drain flag (%s); it expires on its own", type(exc).__name__
         )
+
+
+def keep_processing_request() -> None:
+    """Called by a drain that is finding work: it holds the request (refreshes the flag's
+    expiry), so ingest does not publish a drain per batch."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    try:
+        _redis().set(DRAIN_REQUESTED_KEY, "1", px=DRAIN_REQUESTED_TTL_MS)
+    except RedisError as exc:
+        logger.warning("Could not hold the drain flag (%s)", type(exc).__name__)

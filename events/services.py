@@ -1,43 +1,88 @@
 """Every write of stored SETs: accepting, rejecting, sweeping and pruning."""
 
+import json
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
 from events.dispatch import request_processing
 from events.models import RejectedSecurityEvent, SecurityEvent, SecurityEventStatus
-from events.verification import SetError, VerifiedSet
+from events.verification import SetError, VerifiedSet, verify_set
+from streams.models import StreamStatus
 
 REJECTED_RAW_MAX_CHARS = 8192
+
+
+# One statement, one transaction (autocommit): the SET is stored only if its stream is still
+# as it was when the SET was verified (Active, not saved since, same keys), since verification
+# may have used a stream read a few seconds ago. A replayed jti stores nothing (RFC 8935 §2.3).
+_INSERT_SQL = """
+INSERT INTO events_securityevent (stream_id, stream_ref, issuer, jti, event_type, raw, header,
+    claims, kid, alg, typ_missing, content_type_mislabelled, received_at, status)
+SELECT s.id, s.id, s.issuer, %s, %s, %s, %s{json}, %s{json}, %s, %s, %s, %s, %s, %s
+FROM streams_stream s
+WHERE s.id = %s AND s.status = %s AND s.updated_at = %s AND s.jwks_fetched_at = %s
+ON CONFLICT (stream_id, jti) DO NOTHING
+RETURNING id
+"""
+
+
+class StreamChanged(Exception):
+    """The stream changed since the SET was verified against it; verify again."""
 
 
 def security_event_store(*, verified: VerifiedSet, content_type_mislabelled: bool = False) -> None:
     """Commit a verified SET, then ask for its processing.
 
     A re-delivered SET (same stream and jti) is not stored again and so not processed again
-    (RFC 8935 §2.3); its sender still gets the 202 it got the first time.
+    (RFC 8935 §2.3); its sender still gets the 202 it got the first time. Raises StreamChanged
+    when the stream was deactivated, saved or got new keys meanwhile.
     """
     stream = verified.stream
-    event = SecurityEvent(
-        stream=stream,
-        stream_ref=stream.pk,
-        issuer=stream.issuer,
-        jti=verified.jti,
-        event_type=verified.event_type,
-        raw=verified.raw,
-        header=verified.header,
-        claims=verified.claims,
-        kid=verified.kid,
-        alg=verified.alg,
-        typ_missing=verified.typ_missing,
-        content_type_mislabelled=content_type_mislabelled,
-    )
-    with transaction.atomic():
-        SecurityEvent.objects.bulk_create([event], ignore_conflicts=True)
+    json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    params = [
+        verified.jti, verified.event_type, verified.raw, json.dumps(verified.header),
+        json.dumps(verified.claims), verified.kid, verified.alg, verified.typ_missing,
+        content_type_mislabelled, timezone.now(), SecurityEventStatus.PENDING,
+        stream.pk, StreamStatus.ACTIVE, stream.updated_at, stream.jwks_fetched_at,
+    ]  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_SQL.format(json=json_cast), params)
+        stored = cursor.fetchone() is not None
+    if stored:
         transaction.on_commit(request_processing)
+    elif not SecurityEvent.objects.filter(stream_id=stream.pk, jti=verified.jti).exists():
+        raise StreamChanged(stream.pk)
+
+
+def security_event_receive(
+    *,
+    raw: str,
+    authorization: str | None = None,
+    check_authorization: bool = True,
+    stream_id: str | None = None,
+    content_type_mislabelled: bool = False,
+) -> VerifiedSet:
+    """Verify a SET (push or poll) and commit it; SetError says why it is refused.
+
+    Verification first uses the stream as this process last read it (a few seconds ago at
+    most). A refusal, or a stream that changed since, is decided again against the stream as
+    it is now, so a cached copy never turns a good SET away nor lets a bad one in.
+    """
+    options = {"authorization": authorization, "check_authorization": check_authorization,
+               "stream_id": stream_id}  # fmt: skip
+    try:
+        verified = verify_set(raw, **options)
+        security_event_store(verified=verified, content_type_mislabelled=content_type_mislabelled)
+    except (SetError, StreamChanged) as exc:
+        if isinstance(exc, SetError) and exc.status != 400:
+            raise  # transient (503): trying again now would not change the answer
+        verified = verify_set(raw, fresh=True, **options)
+        security_event_store(verified=verified, content_type_mislabelled=content_type_mislabelled)
+    return verified
 
 
 def _storable(text: str, limit: int) -> str:

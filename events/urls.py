@@ -10,6 +10,12 @@ urlpatterns = [
         api.SecurityEventPushApi.as_view(),
         name="security_event_push",
     ),
+    # A stream's own endpoint, given to transmitters when we create the stream (SSF §6.1.1).
+    path(
+        "security/api/v1/security-events/<str:stream_id>",
+        api.SecurityEventPushApi.as_view(),
+        name="security_event_push_stream",
+    ),
     path(
         "security/device-integrations/shared-signals/<str:pk>/events/",
         views.StreamEventsView.as_view(),

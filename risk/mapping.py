@@ -11,14 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from risk.models import MappingOverride, RiskLevel
-
-CAEP = "https://schemas.openid.net/secevent/caep/event-type/"
-RISC = "https://schemas.openid.net/secevent/risc/event-type/"
-SSF = "https://schemas.openid.net/secevent/ssf/event-type/"
-OKTA = "https://schemas.okta.com/secevent/okta/event-type/"
-
-SSF_VERIFICATION = SSF + "verification"
-SSF_STREAM_UPDATED = SSF + "stream-updated"
+from streams.vocabulary import CAEP, OKTA, RISC, SSF_STREAM_UPDATED, SSF_VERIFICATION
 
 OKTA_LEVELS = {
     "low": RiskLevel.LOW,

@@ -1,8 +1,13 @@
 """Input forms of the console; they check shape only, the services check the transmitter."""
 
+import json
+
 from django import forms
 
-from streams.models import ConfigMethod
+from streams.models import ConfigMethod, DeliveryMethod, ManagementAuth
+from streams.ssf_client import Credentials
+from streams.stream_management import ManagementRequest
+from streams.vocabulary import DEFAULT_EVENTS_REQUESTED
 
 METHOD_FIELDS = {
     ConfigMethod.WELL_KNOWN_URL: ("well_known_url",),
@@ -56,3 +61,114 @@ class StreamForm(forms.Form):
             name: data[name]
             for name in ("name", "well_known_url", "issuer", "jwks_url", "strict_claims")
         }
+
+
+EVENT_CHOICES = [(uri, uri.rsplit("/event-type/", 1)[-1]) for uri in DEFAULT_EVENTS_REQUESTED]
+
+
+class ManagedStreamForm(StreamForm):
+    """Add stream, with the option to create the stream at the transmitter (SSF §8.1.1)."""
+
+    create_at_transmitter = forms.BooleanField(
+        label="Create the stream at the transmitter (SSF stream management)", required=False
+    )
+    delivery_method = forms.ChoiceField(
+        choices=DeliveryMethod.choices,
+        initial=DeliveryMethod.PUSH,
+        required=False,
+        widget=forms.RadioSelect,
+    )
+    events_requested = forms.MultipleChoiceField(
+        choices=EVENT_CHOICES,
+        initial=DEFAULT_EVENTS_REQUESTED,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    auth_method = forms.ChoiceField(
+        label="Management credential", choices=ManagementAuth.choices,
+        initial=ManagementAuth.STATIC_TOKEN, required=False, widget=forms.RadioSelect,
+    )  # fmt: skip
+    management_token = forms.CharField(
+        label="Bearer token", required=False, widget=forms.PasswordInput(render_value=True)
+    )
+    token_url = forms.CharField(label="Token endpoint", max_length=1000, required=False)
+    client_id = forms.CharField(max_length=255, required=False)
+    client_secret = forms.CharField(required=False, widget=forms.PasswordInput(render_value=True))
+    scope = forms.CharField(max_length=255, initial="ssf.read ssf.manage", required=False)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("create_at_transmitter"):
+            return data
+        data["auth_method"] = data.get("auth_method") or ManagementAuth.STATIC_TOKEN
+        if data.get("config_method") != ConfigMethod.WELL_KNOWN_URL:
+            self.add_error("create_at_transmitter", "Stream management needs a Well-known URL.")
+        if data.get("auth_method") == ManagementAuth.CLIENT_CREDENTIALS:
+            required = ("token_url", "client_id", "client_secret")
+        else:
+            required = ("management_token",)
+        for name in required:
+            if not data.get(name):
+                self.add_error(name, "This field is required for the chosen credential.")
+        if not data.get("events_requested"):
+            self.add_error("events_requested", "Request at least one event type.")
+        if not data.get("delivery_method"):
+            self.add_error("delivery_method", "Choose push or poll.")
+        return data
+
+    def service_kwargs(self) -> dict:
+        kwargs = super().service_kwargs()
+        data = self.cleaned_data
+        if data.get("create_at_transmitter"):
+            kwargs["management"] = ManagementRequest(
+                delivery_method=data["delivery_method"],
+                events_requested=list(data["events_requested"]),
+                credentials=Credentials(
+                    auth_method=data["auth_method"],
+                    token=data.get("management_token", ""),
+                    token_url=data.get("token_url", "").strip(),
+                    client_id=data.get("client_id", "").strip(),
+                    client_secret=data.get("client_secret", ""),
+                    scope=data.get("scope") or "ssf.read ssf.manage",
+                ),
+            )
+        return kwargs
+
+
+class ManagedStreamEditForm(StreamForm):
+    """Edit a stream we manage: our side, and what we request of the transmitter."""
+
+    events_requested = forms.MultipleChoiceField(
+        choices=EVENT_CHOICES, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    replace_at_transmitter = forms.BooleanField(
+        label="Replace the whole stream configuration at the transmitter (PUT) instead of "
+        "updating the events requested (PATCH)",
+        required=False,
+    )
+
+
+class SubjectForm(forms.Form):
+    """A subject to add at the transmitter: an email, or any RFC 9493 identifier as JSON."""
+
+    email = forms.EmailField(required=False)
+    identifier = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}),
+        help_text='e.g. {"format": "iss_sub", "iss": "https://idp.example", "sub": "123"}',
+    )  # fmt: skip
+
+    def clean(self):
+        data = super().clean()
+        if data.get("email"):
+            data["subject"] = {"format": "email", "email": data["email"]}
+        elif data.get("identifier"):
+            try:
+                subject = json.loads(data["identifier"])
+            except ValueError as exc:
+                raise forms.ValidationError("The identifier is not JSON.") from exc
+            if not isinstance(subject, dict) or not subject.get("format"):
+                raise forms.ValidationError("A subject identifier is an object with a format.")
+            data["subject"] = subject
+        else:
+            raise forms.ValidationError("Give an email or an identifier.")
+        return data

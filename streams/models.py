@@ -1,5 +1,7 @@
 """Streams: one per transmitter we receive SETs from (Okta: a Security Events Provider)."""
 
+import hashlib
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -9,6 +11,11 @@ from common.ids import okta_style_id
 
 def new_stream_id() -> str:
     return okta_style_id("sse")
+
+
+def push_secret_hash(secret: str) -> str:
+    """How a push authorization secret is stored: SHA-256 (the secret is random, 256 bits)."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class StreamStatus(models.TextChoices):
@@ -85,6 +92,11 @@ class StreamAction(models.TextChoices):
     DELETE = "DELETE", "Removed"
     ROTATE_PUSH_SECRET = "ROTATE_PUSH_SECRET", "Push authorization secret generated"
     CLEAR_PUSH_SECRET = "CLEAR_PUSH_SECRET", "Push authorization secret removed"
+    REPLACE_REMOTE = "REPLACE_REMOTE", "Replaced at the transmitter"
+    SET_REMOTE_STATUS = "SET_REMOTE_STATUS", "Status set at the transmitter"
+    REQUEST_VERIFICATION = "REQUEST_VERIFICATION", "Verification requested"
+    ADD_SUBJECT = "ADD_SUBJECT", "Subject added at the transmitter"
+    REMOVE_SUBJECT = "REMOVE_SUBJECT", "Subject removed at the transmitter"
 
 
 class StreamChange(models.Model):
@@ -110,3 +122,90 @@ class StreamChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stream_name}: {self.get_action_display()} by {self.actor_name}"
+
+
+class DeliveryMethod(models.TextChoices):
+    """SSF delivery methods (SSF 1.0 §6.1); the legacy RISC URIs are read as these."""
+
+    PUSH = "urn:ietf:rfc:8935", "Push (RFC 8935)"
+    POLL = "urn:ietf:rfc:8936", "Poll (RFC 8936)"
+
+
+class ManagementAuth(models.TextChoices):
+    STATIC_TOKEN = "STATIC_TOKEN", "Static bearer token"
+    CLIENT_CREDENTIALS = "CLIENT_CREDENTIALS", "OAuth client credentials"
+
+
+class RemoteStatus(models.TextChoices):
+    """Stream status at the transmitter (SSF 1.0 §8.1.2)."""
+
+    ENABLED = "enabled", "Enabled"
+    PAUSED = "paused", "Paused"
+    DISABLED = "disabled", "Disabled"
+
+    @property
+    def badge(self) -> str:
+        return {"enabled": "success", "paused": "warning", "disabled": "muted"}[self.value]
+
+
+class StreamManagement(models.Model):
+    """A stream this receiver created at the transmitter (SSF stream management API).
+
+    Holds the management credential (secrets encrypted: they are sent, so cannot be hashed),
+    the transmitter's view of the stream, its status and the verification health check.
+    """
+
+    stream = models.OneToOneField(
+        Stream, primary_key=True, on_delete=models.CASCADE, related_name="management"
+    )
+    remote_stream_id = models.CharField(max_length=255)
+    delivery_method = models.CharField(max_length=64, choices=DeliveryMethod.choices)
+    # For poll: the transmitter's poll endpoint; for push: our per-stream endpoint we gave it.
+    delivery_endpoint = models.CharField(max_length=1000)
+    events_requested = models.JSONField(default=list)
+    remote_config = models.JSONField(default=dict, help_text="The stream as the transmitter says.")
+    auth_method = models.CharField(max_length=32, choices=ManagementAuth.choices)
+    encrypted_token = models.TextField(blank=True)
+    token_url = models.CharField(max_length=1000, blank=True)
+    client_id = models.CharField(max_length=255, blank=True)
+    encrypted_client_secret = models.TextField(blank=True)
+    scope = models.CharField(max_length=255, default="ssf.read ssf.manage")
+    remote_status = models.CharField(max_length=16, choices=RemoteStatus.choices, blank=True)
+    remote_status_reason = models.CharField(max_length=500, blank=True)
+    # Last management call or poll that reached the transmitter (inactivity_timeout, SSF §8.1.1).
+    last_contact_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    verification_state = models.CharField(max_length=64, blank=True)
+    verification_requested_at = models.DateTimeField(null=True, blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    verification_failed_at = models.DateTimeField(null=True, blank=True)
+    next_verification_at = models.DateTimeField(null=True, blank=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.stream_id} at the transmitter as {self.remote_stream_id}"
+
+    @property
+    def is_poll(self) -> bool:
+        return self.delivery_method == DeliveryMethod.POLL
+
+    @property
+    def remote_status_choice(self) -> RemoteStatus | None:
+        return RemoteStatus(self.remote_status) if self.remote_status else None
+
+    @property
+    def is_flagged(self) -> bool:
+        """The transmitter stopped answering, or a verification went unanswered."""
+        return bool(self.last_error) or self.verification_failed_at is not None
+
+
+class StreamSubject(models.Model):
+    """A subject we added to a stream at the transmitter (when its default_subjects is NONE)."""
+
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="subjects")
+    subject = models.JSONField()
+    added_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.stream_id}: {self.subject}"

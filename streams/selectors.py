@@ -9,7 +9,7 @@ from streams.models import Stream, StreamChange
 
 def stream_list() -> QuerySet[Stream]:
     """All streams by name, as the console list and `list_streams` show them."""
-    return Stream.objects.order_by("name")
+    return Stream.objects.select_related("management").order_by("name")
 
 
 def stream_get(*, stream_id: str) -> Stream:

@@ -1,9 +1,7 @@
 """Every write to streams. Network checks run before the transaction; each write is audited."""
 
-import hashlib
 import secrets
 from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -12,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from common.tasks import enqueue_on_commit
+from streams.audit import stream_change_record, stream_snapshot
 from streams.discovery import (
     DiscoveryError,
     TransmitterConfig,
@@ -20,43 +19,17 @@ from streams.discovery import (
     fetch_jwks,
     normalize_issuer,
 )
-from streams.models import ConfigMethod, Stream, StreamAction, StreamChange, StreamStatus
+from streams.models import ConfigMethod, Stream, StreamAction, StreamStatus, push_secret_hash
+from streams.ssf_client import ManagementError
+from streams.stream_management import (
+    ManagementRequest,
+    management_row,
+    remote_stream_create,
+    stream_remote_delete,
+)
 
 NAME_MAX_LENGTH = 100
-AUDITED_FIELDS = (
-    "name",
-    "provider_type",
-    "config_method",
-    "well_known_url",
-    "issuer",
-    "jwks_url",
-    "status",
-    "strict_claims",
-)
 EITHER_METHOD = "Give either a Well-known URL, or an Issuer URL and a JWKS URL."
-
-
-def stream_snapshot(stream: Stream) -> dict[str, Any]:
-    """The audited fields of a stream (never its secrets)."""
-    return {name: getattr(stream, name) for name in AUDITED_FIELDS}
-
-
-def _record_change(
-    *, stream: Stream, action: StreamAction, actor, actor_name: str | None, before, after
-) -> StreamChange:
-    name = actor_name or (actor.get_username() if actor is not None else "system")
-    # The System Log (risk app) copies the change; its beat job catches up if this is lost.
-    enqueue_on_commit("risk.tasks.mirror_stream_changes")
-    return StreamChange.objects.create(
-        stream=stream,
-        stream_ref=stream.pk,
-        stream_name=stream.name,
-        action=action,
-        actor=actor,
-        actor_name=name,
-        before=before,
-        after=after,
-    )
 
 
 def _clean_name(name: str, *, exclude_id: str | None) -> str:
@@ -123,22 +96,47 @@ def stream_create(
     jwks_url: str = "",
     provider_type: str = "ssf",
     strict_claims: bool = False,
+    management: ManagementRequest | None = None,
     actor=None,
     actor_name: str | None = None,
 ) -> Stream:
     """Validate the transmitter (metadata, issuer, JWKS) and save the stream Active.
 
-    Raises ValidationError for bad input and DiscoveryError when the transmitter does not check
-    out; either way nothing is saved.
+    With `management`, the stream is first created at the transmitter (SSF §8.1.1.1; on 409
+    the existing one is adopted). Raises ValidationError for bad input and DiscoveryError when
+    the transmitter does not check out; either way nothing is saved here.
     """
     name = _clean_name(name, exclude_id=None)
     method, config = _discover(well_known_url=well_known_url, issuer=issuer, jwks_url=jwks_url)
     _check_issuer_free(config.issuer, exclude_id=None)
     stream = Stream(name=name, provider_type=provider_type or "ssf", strict_claims=strict_claims)
     _apply_config(stream, method, config, well_known_url)
+    remote = None
+    if management is not None:
+        if not (config.metadata or {}).get("configuration_endpoint"):
+            raise DiscoveryError(
+                "The transmitter offers no stream management (its metadata has no "
+                "configuration_endpoint). Add the stream without creating it at the transmitter."
+            )
+        try:
+            remote, push_secret = remote_stream_create(
+                stream_id=stream.pk, issuer=config.issuer, metadata=config.metadata,
+                request=management, description=name,
+            )  # fmt: skip
+        except ManagementError as exc:
+            raise DiscoveryError(f"Creating the stream at the transmitter failed: {exc}") from exc
+        if push_secret is not None:
+            stream.push_authorization_hash = push_secret_hash(push_secret)
     with transaction.atomic():
         _save_unique(stream, force_insert=True)
-        _record_change(
+        if remote is not None:
+            try:
+                management_row(stream=stream, request=management, config=remote).save()
+            except ManagementError as exc:
+                raise DiscoveryError(f"The transmitter's stream is not usable: {exc}") from exc
+        if remote is not None and (config.metadata or {}).get("verification_endpoint"):
+            enqueue_on_commit("streams.tasks.request_stream_verification", stream.pk)
+        stream_change_record(
             stream=stream,
             action=StreamAction.CREATE,
             actor=actor,
@@ -174,7 +172,7 @@ def stream_update(
     _apply_config(stream, method, config, well_known_url)
     with transaction.atomic():
         _save_unique(stream)
-        _record_change(
+        stream_change_record(
             stream=stream,
             action=StreamAction.UPDATE,
             actor=actor,
@@ -194,7 +192,7 @@ def _set_status(stream: Stream, status: StreamStatus, action: StreamAction, acto
         before = stream_snapshot(locked)
         locked.status = status
         locked.save(update_fields=["status", "updated_at"])
-        _record_change(
+        stream_change_record(
             stream=locked,
             action=action,
             actor=actor,
@@ -216,23 +214,26 @@ def stream_deactivate(*, stream: Stream, actor=None, actor_name: str | None = No
     return _set_status(stream, StreamStatus.INACTIVE, StreamAction.DEACTIVATE, actor, actor_name)
 
 
-@transaction.atomic
-def stream_delete(*, stream: Stream, actor=None, actor_name: str | None = None) -> None:
-    """Remove the stream; its audit trail and other apps' records of its events stay."""
-    _record_change(
-        stream=stream,
-        action=StreamAction.DELETE,
-        actor=actor,
-        actor_name=actor_name,
-        before=stream_snapshot(stream),
-        after=None,
-    )
-    stream.delete()
+def stream_delete(
+    *, stream: Stream, at_transmitter: bool = True, actor=None, actor_name: str | None = None
+) -> None:
+    """Remove the stream; its audit trail and other apps' records of its events stay.
 
-
-def push_secret_hash(secret: str) -> str:
-    """How a push authorization secret is stored: SHA-256 (the secret is random, 256 bits)."""
-    return hashlib.sha256(secret.encode()).hexdigest()
+    A stream we manage is deleted at the transmitter first (`at_transmitter`); if that fails,
+    ManagementError is raised and nothing is removed here.
+    """
+    if at_transmitter and hasattr(stream, "management"):
+        stream_remote_delete(stream=stream)
+    with transaction.atomic():
+        stream_change_record(
+            stream=stream,
+            action=StreamAction.DELETE,
+            actor=actor,
+            actor_name=actor_name,
+            before=stream_snapshot(stream),
+            after=None,
+        )
+        stream.delete()
 
 
 @transaction.atomic
@@ -244,7 +245,7 @@ def stream_push_secret_rotate(*, stream: Stream, actor=None, actor_name: str | N
     secret = "Bearer " + secrets.token_urlsafe(32)
     stream.push_authorization_hash = push_secret_hash(secret)
     stream.save(update_fields=["push_authorization_hash", "updated_at"])
-    _record_change(
+    stream_change_record(
         stream=stream,
         action=StreamAction.ROTATE_PUSH_SECRET,
         actor=actor,
@@ -260,7 +261,7 @@ def stream_push_secret_clear(*, stream: Stream, actor=None, actor_name: str | No
     """Stop requiring an Authorization header on the stream's pushes."""
     stream.push_authorization_hash = ""
     stream.save(update_fields=["push_authorization_hash", "updated_at"])
-    _record_change(
+    stream_change_record(
         stream=stream,
         action=StreamAction.CLEAR_PUSH_SECRET,
         actor=actor,
@@ -296,14 +297,20 @@ def stream_jwks_refetch(*, stream: Stream) -> bool:
     return True
 
 
-__all__ = [
-    "DiscoveryError",
-    "stream_activate",
-    "stream_create",
-    "stream_deactivate",
-    "stream_delete",
-    "stream_jwks_refetch",
-    "stream_push_secret_clear",
-    "stream_push_secret_rotate",
-    "stream_update",
-]
+def streams_jwks_refresh() -> dict[str, int]:
+    """Refetch every active stream's JWKS (beat, hourly), so revoked keys stop verifying.
+
+    A JWKS that cannot be fetched or holds no usable key leaves the cached one in place;
+    a rerun only fetches again.
+    """
+    counts = {"refreshed": 0, "failed": 0}
+    for stream in Stream.objects.filter(status=StreamStatus.ACTIVE):
+        try:
+            jwks, _keys = fetch_jwks(stream.jwks_url)
+        except DiscoveryError:
+            counts["failed"] += 1
+            continue
+        if jwks != stream.jwks:
+            Stream.objects.filter(pk=stream.pk).update(jwks=jwks, jwks_fetched_at=timezone.now())
+        counts["refreshed"] += 1
+    return counts

@@ -13,4 +13,13 @@ urlpatterns = [
     path("<str:pk>/deactivate/", views.StreamDeactivateView.as_view(), name="stream_deactivate"),
     path("<str:pk>/remove/", views.StreamRemoveView.as_view(), name="stream_delete"),
     path("<str:pk>/push-secret/", views.StreamPushSecretView.as_view(), name="stream_push_secret"),
+    path("<str:pk>/refresh/", views.StreamRemoteRefreshView.as_view(), name="stream_refresh"),
+    path("<str:pk>/status/", views.StreamRemoteStatusView.as_view(), name="stream_status"),
+    path("<str:pk>/verify/", views.StreamVerifyView.as_view(), name="stream_verify"),
+    path("<str:pk>/subjects/add/", views.StreamSubjectAddView.as_view(), name="stream_subject_add"),
+    path(
+        "<str:pk>/subjects/remove/",
+        views.StreamSubjectRemoveView.as_view(),
+        name="stream_subject_remove",
+    ),
 ]

@@ -9,10 +9,20 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from common.roles import ConsoleAccessMixin
-from streams import selectors, services
+from streams import selectors, services, stream_management
 from streams.discovery import DiscoveryError
-from streams.forms import StreamForm
-from streams.models import ConfigMethod, Stream
+from streams.forms import ManagedStreamEditForm, ManagedStreamForm, StreamForm, SubjectForm
+from streams.models import ConfigMethod, Stream, StreamSubject
+from streams.ssf_client import ManagementError
+
+
+def _try(request, service, **kwargs):
+    """Run a call to the transmitter; its failure becomes an error message (and is recorded)."""
+    try:
+        return service(**kwargs)
+    except ManagementError as exc:
+        messages.error(request, f"The transmitter did not do it: {exc}")
+    return None
 
 
 def _run_service(form: StreamForm, service, **kwargs):
@@ -42,10 +52,10 @@ class StreamAddView(ConsoleAccessMixin, View):
     template_name = "streams/stream_form.html"
 
     def get(self, request):
-        return render(request, self.template_name, {"form": StreamForm(), "adding": True})
+        return render(request, self.template_name, {"form": ManagedStreamForm(), "adding": True})
 
     def post(self, request):
-        form = StreamForm(request.POST)
+        form = ManagedStreamForm(request.POST)
         stream = form.is_valid() and _run_service(form, services.stream_create, actor=request.user)
         if not stream:
             return render(request, self.template_name, {"form": form, "adding": True}, status=400)
@@ -53,39 +63,59 @@ class StreamAddView(ConsoleAccessMixin, View):
         return redirect("streams:stream_list")
 
 
+def _edit_form_class(stream: Stream):
+    return ManagedStreamEditForm if hasattr(stream, "management") else StreamForm
+
+
 class StreamEditView(ConsoleAccessMixin, View):
-    """Edit a stream; the transmitter is revalidated exactly as when adding."""
+    """Edit a stream; the transmitter is revalidated exactly as when adding. A stream we manage
+    is read from the transmitter first and updated (PATCH) or replaced (PUT) there on Save."""
 
     super_admin_only = True
     template_name = "streams/stream_form.html"
 
     def get(self, request, pk):
-        stream = get_object_or_404(Stream, pk=pk)
-        form = StreamForm(
-            initial={
-                "name": stream.name,
-                "config_method": stream.config_method,
-                "well_known_url": stream.well_known_url,
-                "issuer": stream.issuer
-                if stream.config_method != ConfigMethod.WELL_KNOWN_URL
-                else "",
-                "jwks_url": stream.jwks_url
-                if stream.config_method != ConfigMethod.WELL_KNOWN_URL
-                else "",
-                "strict_claims": stream.strict_claims,
-            }
-        )
+        stream = get_object_or_404(Stream.objects.select_related("management"), pk=pk)
+        initial = {
+            "name": stream.name,
+            "config_method": stream.config_method,
+            "well_known_url": stream.well_known_url,
+            "strict_claims": stream.strict_claims,
+        }
+        if stream.config_method != ConfigMethod.WELL_KNOWN_URL:
+            initial |= {"issuer": stream.issuer, "jwks_url": stream.jwks_url}
+        if hasattr(stream, "management"):
+            initial["events_requested"] = stream.management.events_requested
+            _try(request, stream_management.stream_remote_refresh, stream=stream)
+        form = _edit_form_class(stream)(initial=initial)
         return render(request, self.template_name, {"form": form, "stream": stream})
 
     def post(self, request, pk):
-        stream = get_object_or_404(Stream, pk=pk)
-        form = StreamForm(request.POST)
+        stream = get_object_or_404(Stream.objects.select_related("management"), pk=pk)
+        form = _edit_form_class(stream)(request.POST)
         saved = form.is_valid() and _run_service(
             form, services.stream_update, stream=stream, actor=request.user
         )
         if not saved:
             stream.refresh_from_db()
             return render(request, self.template_name, {"form": form, "stream": stream}, status=400)
+        if hasattr(saved, "management"):
+            if form.cleaned_data.get("replace_at_transmitter"):
+                _try(
+                    request,
+                    stream_management.stream_remote_replace,
+                    stream=saved,
+                    actor=request.user,
+                )
+            else:
+                events = form.cleaned_data["events_requested"]
+                _try(
+                    request,
+                    stream_management.stream_remote_update,
+                    stream=saved,
+                    events_requested=events,
+                    actor=request.user,
+                )
         messages.success(request, f"Stream {saved.name!r} saved.")
         return redirect("streams:stream_detail", pk=saved.pk)
 
@@ -96,9 +126,12 @@ class StreamDetailView(ConsoleAccessMixin, TemplateView):
     template_name = "streams/stream_detail.html"
 
     def get_context_data(self, pk, **kwargs):
-        stream = get_object_or_404(Stream, pk=pk)
+        stream = get_object_or_404(Stream.objects.select_related("management"), pk=pk)
         return super().get_context_data(
             stream=stream,
+            management=getattr(stream, "management", None),
+            subjects=stream.subjects.all(),
+            subject_form=SubjectForm(),
             keys=selectors.stream_signing_keys(stream=stream),
             changes=selectors.stream_changes(stream=stream),
             push_endpoint=settings.SITE_URL + reverse("events:security_event_push"),
@@ -133,18 +166,28 @@ class StreamDeactivateView(_StreamStatusView):
 
 
 class StreamRemoveView(ConsoleAccessMixin, View):
-    """Remove a stream after a confirmation page (GET shows it, POST removes)."""
+    """Remove a stream after a confirmation page (GET shows it, POST removes); a stream we
+    manage is deleted at the transmitter too unless the admin unticks it."""
 
     super_admin_only = True
+    template_name = "streams/stream_confirm_delete.html"
 
     def get(self, request, pk):
         stream = get_object_or_404(Stream, pk=pk)
-        return render(request, "streams/stream_confirm_delete.html", {"stream": stream})
+        return render(request, self.template_name, {"stream": stream})
 
     def post(self, request, pk):
-        stream = get_object_or_404(Stream, pk=pk)
+        stream = get_object_or_404(Stream.objects.select_related("management"), pk=pk)
         name = stream.name
-        services.stream_delete(stream=stream, actor=request.user)
+        try:
+            services.stream_delete(
+                stream=stream,
+                at_transmitter=bool(request.POST.get("at_transmitter")),
+                actor=request.user,
+            )
+        except ManagementError as exc:
+            messages.error(request, f"The transmitter did not delete the stream: {exc}")
+            return render(request, self.template_name, {"stream": stream}, status=502)
         messages.success(request, f"Stream {name!r} removed.")
         return redirect("streams:stream_list")
 
@@ -162,3 +205,76 @@ class StreamPushSecretView(ConsoleAccessMixin, View):
         return render(
             request, "streams/stream_push_secret.html", {"stream": stream, "secret": secret}
         )
+
+
+class _ManagedStreamActionView(ConsoleAccessMixin, View):
+    """POST only: one call to the transmitter about a stream we manage, then back to its page."""
+
+    def post(self, request, pk):
+        stream = get_object_or_404(Stream.objects.select_related("management"), pk=pk)
+        if not hasattr(stream, "management"):
+            messages.error(request, "This stream is not managed at the transmitter.")
+        else:
+            done = _try(request, self.act, stream=stream)
+            if done:
+                messages.success(request, done)
+        return redirect("streams:stream_detail", pk=stream.pk)
+
+    def act(self, *, stream) -> str:
+        """Do the call; return the success message (ManagementError on failure)."""
+        raise NotImplementedError
+
+
+class StreamRemoteRefreshView(_ManagedStreamActionView):
+    """Read the stream and its status at the transmitter."""
+
+    def act(self, *, stream):
+        stream_management.stream_remote_refresh(stream=stream)
+        status = stream_management.stream_status_refresh(stream=stream)
+        return f"Read from the transmitter: status {status or 'unknown'}."
+
+
+class StreamRemoteStatusView(_ManagedStreamActionView):
+    """Set enabled / paused / disabled at the transmitter."""
+
+    def act(self, *, stream):
+        status = self.request.POST.get("status", "")
+        applied = stream_management.stream_status_set(
+            stream=stream,
+            status=status,
+            reason=self.request.POST.get("reason", ""),
+            actor=self.request.user,
+        )
+        return f"Status {status} set." if applied else "The transmitter will decide later (202)."
+
+
+class StreamVerifyView(_ManagedStreamActionView):
+    """Ask for a verification SET; the stream shows Verified when it arrives with our state."""
+
+    def act(self, *, stream):
+        stream_management.stream_verification_request(stream=stream, actor=self.request.user)
+        return "Verification requested; the stream shows Verified when the SET arrives."
+
+
+class StreamSubjectAddView(_ManagedStreamActionView):
+    """Add a subject at the transmitter."""
+
+    def act(self, *, stream):
+        form = SubjectForm(self.request.POST)
+        if not form.is_valid():
+            raise ManagementError(" ".join(form.non_field_errors()) or "Give a valid subject.")
+        stream_management.stream_subject_add(
+            stream=stream, subject=form.cleaned_data["subject"], actor=self.request.user
+        )
+        return "Subject added at the transmitter."
+
+
+class StreamSubjectRemoveView(_ManagedStreamActionView):
+    """Remove a subject at the transmitter (its events are still accepted if they come)."""
+
+    def act(self, *, stream):
+        subject = get_object_or_404(
+            StreamSubject, pk=self.request.POST.get("subject"), stream=stream
+        )
+        stream_management.stream_subject_remove(subject=subject, actor=self.request.user)
+        return "Subject removed at the transmitter; its events are still accepted."

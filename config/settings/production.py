@@ -11,7 +11,10 @@ if SECRET_KEY.startswith("dev-only") or len(SECRET_KEY) < 32:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY must be a real secret of at least 32 characters.")
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# No "SELECT 1" before every request (measured: 13% of an ingest worker's time). A connection
+# that died fails one request with a DatabaseError, which the push endpoint answers 503 +
+# Retry-After (the transmitter retries), and Django then drops it.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

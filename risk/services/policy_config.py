@@ -43,6 +43,11 @@ def connected_app_update(
     return app
 
 
+def connected_app_delete(*, app: ConnectedApp) -> None:
+    """Remove an app; rules that named it stop logging users out of it."""
+    app.delete()
+
+
 def workflow_create(*, name: str, url: str) -> tuple[Workflow, str]:
     """Add a workflow webhook and return it with its signing secret (shown once)."""
     secret = secrets.token_urlsafe(32)
@@ -50,6 +55,11 @@ def workflow_create(*, name: str, url: str) -> tuple[Workflow, str]:
         name=name.strip(), url=_check_outbound_url(url, "url"), encrypted_secret=encrypt(secret)
     )
     return workflow, secret
+
+
+def workflow_delete(*, workflow: Workflow) -> None:
+    """Remove a workflow; rules that ran it keep their other actions."""
+    workflow.delete()
 
 
 @transaction.atomic

@@ -8,6 +8,7 @@ later, exactly once). Batching is what lets processing keep up with ingest
 """
 
 import logging
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -18,7 +19,11 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from events.dispatch import clear_processing_request
+from events.dispatch import (
+    clear_processing_request,
+    keep_processing_request,
+    request_processing,
+)
 from events.models import SecurityEvent, SecurityEventStatus
 from risk import mapping
 from risk.models import (
@@ -48,10 +53,15 @@ from risk.services.system_log import (
 )
 from risk.subjects import Subject, subject_of
 from streams.models import Stream
+from streams.stream_management import stream_remote_status_record, stream_verification_confirm
 
 logger = logging.getLogger(__name__)
 
 BATCH_SIZE = 200
+# A drain that finds a small batch waits this long before the next select: fewer, larger batches.
+GATHER_SECONDS = 0.1
+# A drain under constant load hands over after this long, so other tasks get a worker.
+DRAIN_MAX_SECONDS = 10.0
 ENTITY_FIELDS = ["risk_level", "risk_reason", "risk_updated_at", "risk_observed_at",
                  "risk_stream_ref"]  # fmt: skip
 
@@ -155,6 +165,22 @@ class Batch:
         return self.entities.get(entity_id) if entity_id else None
 
 
+def _stream_event(item: ParsedEvent) -> dict[str, Any]:
+    """SSF events about the stream itself: a verification answer, or a status change."""
+    stream_id = item.event.stream_ref
+    if item.uri == mapping.SSF_VERIFICATION:
+        state = item.body.get("state")
+        if not isinstance(state, str):
+            return {"verification": "transmitter-initiated (no state)"}
+        confirmed = stream_verification_confirm(stream_id=stream_id, state=state)
+        return {"verification": "stream verified" if confirmed else "state no longer outstanding"}
+    status = item.body["status"]
+    stream_remote_status_record(
+        stream_id=stream_id, status=status, reason=mapping.reason_text(item.body)
+    )
+    return {"streamStatus": status}
+
+
 def _critical_unknown(item: ParsedEvent) -> list[str]:
     metadata = item.stream.metadata if item.stream is not None else None
     critical = (metadata or {}).get("critical_subject_members") or []
@@ -218,6 +244,7 @@ def _process(batch: Batch, item: ParsedEvent) -> str:
         reason = "The event does not conform to its type: " + "; ".join(errors)
         return done(SecurityEventStatus.IGNORED, outcome=OutcomeResult.FAILURE, reason=reason)
     if item.uri in (mapping.SSF_VERIFICATION, mapping.SSF_STREAM_UPDATED):
+        notes |= _stream_event(item)
         return done(SecurityEventStatus.PROCESSED)
     critical = _critical_unknown(item)
     if critical:
@@ -334,18 +361,33 @@ def security_events_process_pending(*, batch_size: int = BATCH_SIZE) -> int:
 
     Safe to run concurrently and to rerun: rows are claimed (FOR UPDATE SKIP LOCKED) and leave
     PENDING in the same transaction that writes their results. A SET whose processing raises is
-    marked FAILED (and logged) so it cannot hold up the SETs behind it.
+    marked FAILED (and logged) so it cannot hold up the SETs behind it. The drain holds the
+    processing request while it finds work (events.dispatch) and stops after DRAIN_MAX_SECONDS.
     """
-    total = 0
+    total, released = 0, False
+    started = time.monotonic()
     while True:
-        clear_processing_request()
         with transaction.atomic():
             events = list(
                 SecurityEvent.objects.select_for_update(skip_locked=True)
                 .filter(status=SecurityEventStatus.PENDING)
                 .order_by("id")[:batch_size]
             )
-            if not events:
+            if events:
+                _process_claimed(events)
+        if not events:
+            if released:
                 return total
-            _process_claimed(events)
+            # Let go of the request, then look once more (events.dispatch explains why).
+            clear_processing_request()
+            released = True
+            continue
         total += len(events)
+        if time.monotonic() - started > DRAIN_MAX_SECONDS:
+            # Give other tasks (policy actions) a turn; a fresh drain carries on after them.
+            request_processing(force=True)
+            return total
+        if not released:
+            keep_processing_request()
+        if len(events) < batch_size and not settings.CELERY_TASK_ALWAYS_EAGER:
+            time.sleep(GATHER_SECONDS)  # let a few more arrive: fewer, larger batches

@@ -117,7 +117,7 @@ def stream_change_log_event(change: StreamChange) -> LogEvent:
                "alternateId": (change.after or change.before or {}).get("issuer", ""),
                "displayName": change.stream_name}]  # fmt: skip
     return log_event(
-        event_type=STREAM_EVENT_TYPES[change.action],
+        event_type=STREAM_EVENT_TYPES.get(change.action, "security.events.provider.update"),
         display_message=f"{change.get_action_display()} security events provider",
         actor=admin_actor(user=change.actor, name=change.actor_name),
         target=target,

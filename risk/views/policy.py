@@ -29,10 +29,55 @@ class PolicyView(ConsoleAccessMixin, TemplateView):
         )
 
 
-def _confirm_remove(request, *, title: str, what: str, cancel: str):
-    return render(
-        request, "risk/confirm_remove.html", {"title": title, "what": what, "cancel_url": cancel}
-    )
+class _RemoveView(ConsoleAccessMixin, View):
+    """GET: a confirmation page; POST: remove through `remove`, then back to the list."""
+
+    super_admin_only = True
+    queryset = None
+    noun = ""
+    consequence = ""
+    list_url_name = ""
+
+    def remove(self, obj) -> None:
+        raise NotImplementedError
+
+    def get(self, request, pk):
+        obj = get_object_or_404(self.queryset, pk=pk)
+        context = {"title": f"Remove {self.noun} {obj}?", "what": self.consequence,
+                   "cancel_url": reverse(self.list_url_name)}  # fmt: skip
+        return render(request, "risk/confirm_remove.html", context)
+
+    def post(self, request, pk):
+        obj = get_object_or_404(self.queryset, pk=pk)
+        self.remove(obj)
+        messages.success(request, f"The {self.noun} {obj} was removed.")
+        return redirect(self.list_url_name)
+
+
+class PolicyRuleRemoveView(_RemoveView):
+    queryset = PolicyRule.objects.filter(is_catch_all=False)
+    noun, consequence, list_url_name = "rule", "The rule stops matching at once.", "risk:policy"
+
+    def remove(self, obj):
+        policy_config.policy_rule_delete(rule=obj)
+
+
+class ConnectedAppRemoveView(_RemoveView):
+    queryset = ConnectedApp.objects.all()
+    noun, consequence = "app", "Rules stop logging users out of it."
+    list_url_name = "risk:connected_app_list"
+
+    def remove(self, obj):
+        policy_config.connected_app_delete(app=obj)
+
+
+class WorkflowRemoveView(_RemoveView):
+    queryset = Workflow.objects.all()
+    noun, consequence = "workflow", "Rules that run it stop running it."
+    list_url_name = "risk:workflow_list"
+
+    def remove(self, obj):
+        policy_config.workflow_delete(workflow=obj)
 
 
 def _rule_kwargs(form: PolicyRuleForm) -> dict:
@@ -75,22 +120,6 @@ class PolicyRuleFormView(ConsoleAccessMixin, View):
             except ValidationError as exc:
                 form.add_error(None, exc)
         return render(request, self.template_name, {"form": form, "rule": rule}, status=400)
-
-
-class PolicyRuleRemoveView(ConsoleAccessMixin, View):
-    super_admin_only = True
-
-    def get(self, request, pk):
-        rule = get_object_or_404(PolicyRule, pk=pk, is_catch_all=False)
-        return _confirm_remove(request, title=f"Remove rule {rule.name}?",
-                               what="The rule stops matching at once.",
-                               cancel=reverse("risk:policy"))  # fmt: skip
-
-    def post(self, request, pk):
-        rule = get_object_or_404(PolicyRule, pk=pk, is_catch_all=False)
-        policy_config.policy_rule_delete(rule=rule)
-        messages.success(request, f"Rule {rule.name!r} removed.")
-        return redirect("risk:policy")
 
 
 class ConnectedAppListView(ConsoleAccessMixin, TemplateView):
@@ -137,21 +166,6 @@ class ConnectedAppFormView(ConsoleAccessMixin, View):
         return render(request, self.template_name, {"form": form, "app": app}, status=400)
 
 
-class ConnectedAppRemoveView(ConsoleAccessMixin, View):
-    super_admin_only = True
-
-    def get(self, request, pk):
-        app = get_object_or_404(ConnectedApp, pk=pk)
-        return _confirm_remove(request, title=f"Remove app {app.name}?",
-                               what="Rules stop logging users out of it.",
-                               cancel=reverse("risk:connected_app_list"))  # fmt: skip
-
-    def post(self, request, pk):
-        get_object_or_404(ConnectedApp, pk=pk).delete()
-        messages.success(request, "App removed.")
-        return redirect("risk:connected_app_list")
-
-
 class WorkflowListView(ConsoleAccessMixin, TemplateView):
     template_name = "risk/workflow_list.html"
 
@@ -178,21 +192,6 @@ class WorkflowAddView(ConsoleAccessMixin, View):
             except ValidationError as exc:
                 form.add_error(None, exc)
         return render(request, self.template_name, {"form": form}, status=400)
-
-
-class WorkflowRemoveView(ConsoleAccessMixin, View):
-    super_admin_only = True
-
-    def get(self, request, pk):
-        workflow = get_object_or_404(Workflow, pk=pk)
-        return _confirm_remove(request, title=f"Remove workflow {workflow.name}?",
-                               what="Rules that run it stop running it.",
-                               cancel=reverse("risk:workflow_list"))  # fmt: skip
-
-    def post(self, request, pk):
-        get_object_or_404(Workflow, pk=pk).delete()
-        messages.success(request, "Workflow removed.")
-        return redirect("risk:workflow_list")
 
 
 class MappingOverrideAddView(ConsoleAccessMixin, View):

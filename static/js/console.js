@@ -32,3 +32,22 @@
     });
   });
 })();
+// Add stream: show the stream-management fields only when asked for, and the chosen credential's.
+(function () {
+  "use strict";
+  function sync(form) {
+    var managed = form.querySelector("input[name=create_at_transmitter]");
+    var block = form.querySelector("[data-managed]");
+    if (managed && block) block.hidden = !managed.checked;
+    var auth = form.querySelector("input[name=auth_method]:checked");
+    form.querySelectorAll("[data-auth]").forEach(function (part) {
+      part.hidden = !auth || part.dataset.auth !== auth.value;
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var form = document.getElementById("stream-form");
+    if (!form) return;
+    form.addEventListener("change", function () { sync(form); });
+    sync(form);
+  });
+})();

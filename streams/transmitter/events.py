@@ -12,13 +12,10 @@ import uuid
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-SSF = "https://schemas.openid.net/secevent/ssf/event-type/"
-CAEP = "https://schemas.openid.net/secevent/caep/event-type/"
-RISC = "https://schemas.openid.net/secevent/risc/event-type/"
-OKTA = "https://schemas.okta.com/secevent/okta/event-type/"
+from streams.vocabulary import CAEP, OKTA, RISC
+from streams.vocabulary import SSF_STREAM_UPDATED as STREAM_UPDATED
+from streams.vocabulary import SSF_VERIFICATION as VERIFICATION
 
-VERIFICATION = SSF + "verification"
-STREAM_UPDATED = SSF + "stream-updated"
 # Events about the stream itself: the subject is the stream (opaque stream_id); SSF lets them be
 # sent whatever the stream requested (protocol.md §1.9).
 STREAM_EVENTS = (VERIFICATION, STREAM_UPDATED)

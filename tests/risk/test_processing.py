@@ -231,7 +231,7 @@ def test_auto_create_is_off_by_default_and_on_by_setting(stream, deliver, settin
 
 def test_ssf_verification_event_is_processed_without_a_subject_entity(stream, deliver):
     uri = "https://schemas.openid.net/secevent/ssf/event-type/verification"
-    deliver(uri, {"state": "abc"}, sub_id={"format": "opaque", "id": "stream-1"})
+    deliver(uri, {}, sub_id={"format": "opaque", "id": "stream-1"})  # unsolicited: no state
     assert SecurityEvent.objects.get().status == SecurityEventStatus.PROCESSED
     assert LogEvent.objects.get().outcome_result == "SUCCESS"
 

@@ -129,3 +129,14 @@ def test_push_secret_is_stored_hashed(db, stream):
     services.stream_push_secret_clear(stream=stream)
     stream.refresh_from_db()
     assert stream.push_authorization_hash == ""
+
+
+def test_hourly_jwks_refresh_replaces_keys_and_keeps_them_when_unreachable(
+    db, transmitter, stream, rotated_rsa_key
+):
+    transmitter.publish_jwks(rotated_rsa_key)
+    assert services.streams_jwks_refresh() == {"refreshed": 1, "failed": 0}
+    assert Stream.objects.get().jwks["keys"][0]["kid"] == "rsa-2"
+    transmitter.server.route("GET", "/jwks.json", status=500)
+    assert services.streams_jwks_refresh() == {"refreshed": 0, "failed": 1}
+    assert Stream.objects.get().jwks["keys"][0]["kid"] == "rsa-2"

@@ -17,7 +17,7 @@ from jwcrypto.jwk import JWKSet
 from jwcrypto.jws import JWS
 
 from streams.transmitter import EVENT_TYPES, NoStreamError, SSFTransmitter
-from streams.transmitter.events import CAEP, OKTA, RISC, SSF
+from streams.vocabulary import CAEP, OKTA, RISC, SSF
 from tests.http_server import LocalHTTPServer
 from tests.processes import ROOT
 

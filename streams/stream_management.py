@@ -1,0 +1,412 @@
+"""Streams this receiver manages at the transmitter: create (or adopt on 409), read, update,
+replace, delete, status, subjects and verification (SSF 1.0 §8), and their upkeep.
+
+Calls go out before any transaction is opened (streams.ssf_client); what they return is then
+saved. A failed call is recorded on the stream (`last_error`, flagged on the list) and raised
+as ManagementError for the caller to show.
+"""
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from common.crypto import decrypt, encrypt
+from streams.audit import stream_change_record
+from streams.models import (
+    DeliveryMethod,
+    ManagementAuth,
+    RemoteStatus,
+    Stream,
+    StreamAction,
+    StreamManagement,
+    StreamSubject,
+    push_secret_hash,
+)
+from streams.ssf_client import Credentials, ManagementError, TransmitterClient
+
+LEGACY_DELIVERY_METHODS = {
+    "https://schemas.openid.net/secevent/risc/delivery-method/push": DeliveryMethod.PUSH,
+    "https://schemas.openid.net/secevent/risc/delivery-method/poll": DeliveryMethod.POLL,
+}
+
+
+@dataclass(frozen=True)
+class ManagementRequest:
+    """What an admin asks for when a new stream is created at the transmitter."""
+
+    delivery_method: str
+    events_requested: list[str]
+    credentials: Credentials
+
+
+def push_endpoint_for(stream_id: str) -> str:
+    """Our per-stream push endpoint (SSF §6.1.1: unique per stream), given to the transmitter."""
+    return settings.SITE_URL + reverse("events:security_event_push_stream", args=[stream_id])
+
+
+def credentials_of(management: StreamManagement) -> Credentials:
+    if management.auth_method == ManagementAuth.CLIENT_CREDENTIALS:
+        return Credentials(
+            auth_method=management.auth_method,
+            token_url=management.token_url,
+            client_id=management.client_id,
+            client_secret=decrypt(management.encrypted_client_secret),
+            scope=management.scope,
+        )
+    return Credentials(
+        auth_method=management.auth_method, token=decrypt(management.encrypted_token)
+    )
+
+
+def client_for(stream: Stream, credentials: Credentials | None = None) -> TransmitterClient:
+    if credentials is None:
+        credentials = credentials_of(stream.management)
+    return TransmitterClient(
+        metadata=stream.metadata or {}, issuer=stream.issuer, credentials=credentials
+    )
+
+
+def _delivery(method: str, stream_id: str) -> tuple[dict[str, Any], str | None]:
+    """The receiver-supplied `delivery` member and, for push, the new Authorization value."""
+    if method == DeliveryMethod.POLL:
+        return {"method": DeliveryMethod.POLL}, None
+    secret = "Bearer " + secrets.token_urlsafe(32)
+    body = {
+        "method": DeliveryMethod.PUSH,
+        "endpoint_url": push_endpoint_for(stream_id),
+        "authorization_header": secret,
+    }
+    return body, secret
+
+
+def _delivery_of(config: dict[str, Any]) -> tuple[str, str]:
+    delivery = config.get("delivery") if isinstance(config.get("delivery"), dict) else {}
+    method = delivery.get("method", "")
+    method = LEGACY_DELIVERY_METHODS.get(method, method)
+    if method not in DeliveryMethod.values:
+        raise ManagementError(f"The transmitter chose an unknown delivery method {method!r}.")
+    endpoint = delivery.get("endpoint_url") or delivery.get("url") or ""
+    if method == DeliveryMethod.POLL and not endpoint:
+        raise ManagementError("The transmitter gave no poll endpoint_url.")
+    return method, endpoint
+
+
+def remote_stream_create(
+    *, stream_id: str, issuer: str, metadata: dict, request: ManagementRequest, description: str
+) -> tuple[dict[str, Any], str | None]:
+    """Create the stream at the transmitter (on 409, adopt the existing one by PATCH).
+
+    Returns the transmitter's stream configuration and, for push, the Authorization value we
+    asked it to send (the caller stores only its hash).
+    """
+    client = TransmitterClient(metadata=metadata, issuer=issuer, credentials=request.credentials)
+    delivery, push_secret = _delivery(request.delivery_method, stream_id)
+    body = {
+        "delivery": delivery,
+        "events_requested": request.events_requested,
+        "description": description,
+    }
+    try:
+        config = client.create_stream(body)
+    except ManagementError as exc:
+        if exc.status != 409:
+            raise
+        existing = client.read_streams()
+        if not existing:
+            raise
+        remote_id = existing[0]["stream_id"]
+        config = client.change_stream("PATCH", {"stream_id": remote_id, **body})
+        config = config or client.read_stream(remote_id)
+    return config, push_secret
+
+
+def management_row(
+    *, stream: Stream, request: ManagementRequest, config: dict[str, Any]
+) -> StreamManagement:
+    """The unsaved management record of a stream just created (or adopted) at the transmitter."""
+    method, endpoint = _delivery_of(config)
+    credentials = request.credentials
+    return StreamManagement(
+        stream=stream,
+        remote_stream_id=config["stream_id"],
+        delivery_method=method,
+        delivery_endpoint=endpoint,
+        events_requested=request.events_requested,
+        remote_config=config,
+        auth_method=credentials.auth_method,
+        encrypted_token=encrypt(credentials.token) if credentials.token else "",
+        token_url=credentials.token_url,
+        client_id=credentials.client_id,
+        encrypted_client_secret=encrypt(credentials.client_secret)
+        if credentials.client_secret
+        else "",
+        scope=credentials.scope,
+        last_contact_at=timezone.now(),
+    )
+
+
+def _contact(management: StreamManagement, **fields) -> None:
+    fields |= {"last_contact_at": timezone.now(), "last_error": "", "last_error_at": None}
+    StreamManagement.objects.filter(pk=management.pk).update(**fields)
+    for name, value in fields.items():
+        setattr(management, name, value)
+
+
+def _failed(management: StreamManagement, exc: ManagementError) -> ManagementError:
+    StreamManagement.objects.filter(pk=management.pk).update(
+        last_error=str(exc)[:500], last_error_at=timezone.now()
+    )
+    management.last_error = str(exc)[:500]
+    return exc
+
+
+def _call(stream: Stream, method: str, *args):
+    """Call `client.<method>(*args)`; record a failure on the stream (flagged on the list)."""
+    management = stream.management
+    try:
+        return management, getattr(client_for(stream), method)(*args)
+    except ManagementError as exc:
+        raise _failed(management, exc) from exc
+
+
+def stream_remote_refresh(*, stream: Stream) -> dict[str, Any]:
+    """Read the stream at the transmitter and keep its view (`events_delivered`, ...)."""
+    management, config = _call(stream, "read_stream", stream.management.remote_stream_id)
+    _contact(management, remote_config=config)
+    return config
+
+
+def stream_remote_update(*, stream: Stream, events_requested: list[str], actor=None) -> None:
+    """PATCH the events we request (and our description); a 202 means later: re-read then."""
+    body = {
+        "stream_id": stream.management.remote_stream_id,
+        "description": stream.name,
+        "events_requested": events_requested,
+    }
+    management, config = _call(stream, "change_stream", "PATCH", body)
+    before = {"events_requested": management.events_requested}
+    with transaction.atomic():
+        _contact(
+            management,
+            events_requested=events_requested,
+            **({"remote_config": config} if config else {}),
+        )
+        stream_change_record(
+            stream=stream,
+            action=StreamAction.UPDATE,
+            actor=actor,
+            before=before,
+            after={"events_requested": events_requested},
+        )
+
+
+def stream_remote_replace(*, stream: Stream, actor=None) -> None:
+    """PUT every receiver-supplied property again (SSF §8.1.1.5); a push stream gets a new
+    Authorization value, since only the old one's hash is kept."""
+    management = stream.management
+    delivery, secret = _delivery(management.delivery_method, stream.pk)
+    body = {
+        "stream_id": management.remote_stream_id,
+        "delivery": delivery,
+        "description": stream.name,
+        "events_requested": management.events_requested,
+    }
+    management, config = _call(stream, "change_stream", "PUT", body)
+    with transaction.atomic():
+        if secret is not None:
+            Stream.objects.filter(pk=stream.pk).update(
+                push_authorization_hash=push_secret_hash(secret), updated_at=timezone.now()
+            )
+        _contact(management, **({"remote_config": config} if config else {}))
+        stream_change_record(stream=stream, action=StreamAction.REPLACE_REMOTE, actor=actor)
+
+
+def stream_remote_delete(*, stream: Stream) -> None:
+    """DELETE the stream at the transmitter (404: already gone, which is fine)."""
+    _call(stream, "delete_stream", stream.management.remote_stream_id)
+
+
+def stream_status_refresh(*, stream: Stream) -> str:
+    """GET the stream's status at the transmitter; this also counts as activity."""
+    management, body = _call(stream, "get_status", stream.management.remote_stream_id)
+    status = body.get("status", "")
+    if status in RemoteStatus.values:
+        _contact(
+            management, remote_status=status, remote_status_reason=str(body.get("reason", ""))[:500]
+        )
+    else:
+        _contact(management)
+    return management.remote_status
+
+
+def stream_status_set(*, stream: Stream, status: str, reason: str = "", actor=None) -> bool:
+    """POST a new status; False when the transmitter answered 202 (decided later)."""
+    if status not in RemoteStatus.values:
+        raise ManagementError(f"{status!r} is not an SSF stream status.")
+    sid = stream.management.remote_stream_id
+    management, answer = _call(stream, "set_status", sid, status, reason)
+    with transaction.atomic():
+        if answer is None:
+            _contact(management)
+        else:
+            _contact(
+                management, remote_status=answer.get("status", status), remote_status_reason=reason
+            )
+        stream_change_record(
+            stream=stream,
+            action=StreamAction.SET_REMOTE_STATUS,
+            actor=actor,
+            after={"status": status, "reason": reason},
+        )
+    return answer is not None
+
+
+def stream_remote_status_record(*, stream_id: str, status: str, reason: str = "") -> None:
+    """A stream-updated SET (SSF §8.1.5) told us the transmitter changed the status."""
+    if status in RemoteStatus.values:
+        StreamManagement.objects.filter(pk=stream_id).update(
+            remote_status=status, remote_status_reason=reason[:500]
+        )
+
+
+def stream_verification_request(*, stream: Stream, actor=None) -> str:
+    """Ask for a verification SET with a fresh random `state`; Verified shows when it comes.
+
+    The state is saved before the request: the transmitter may send the SET before it even
+    answers ours. A 429 (too soon after the last one, `min_verification_interval`) postpones
+    the next automatic request instead of failing the stream.
+    """
+    state = secrets.token_urlsafe(24)
+    management = stream.management
+    now = timezone.now()
+    StreamManagement.objects.filter(pk=management.pk).update(
+        verification_state=state, verification_requested_at=now
+    )
+    try:
+        _call(stream, "request_verification", management.remote_stream_id, state)
+    except ManagementError as exc:
+        StreamManagement.objects.filter(pk=management.pk, verification_state=state).update(
+            verification_state="", verification_requested_at=None
+        )
+        if exc.status == 429:
+            wait = exc.retry_after or _min_interval(management) or 60
+            StreamManagement.objects.filter(pk=management.pk).update(
+                next_verification_at=timezone.now() + timedelta(seconds=wait), last_error=""
+            )
+        raise
+    with transaction.atomic():
+        _contact(management, next_verification_at=now + _verification_interval(management))
+        stream_change_record(stream=stream, action=StreamAction.REQUEST_VERIFICATION, actor=actor)
+    return state
+
+
+def stream_verification_outstanding(*, stream_id: str) -> str:
+    """The state of the verification we are waiting for ('' when none)."""
+    return (
+        StreamManagement.objects.filter(pk=stream_id)
+        .values_list("verification_state", flat=True)
+        .first()
+        or ""
+    )
+
+
+def stream_verification_confirm(*, stream_id: str, state: str) -> bool:
+    """The verification SET with our `state` arrived: the stream is Verified now."""
+    return bool(
+        StreamManagement.objects.filter(pk=stream_id, verification_state=state)
+        .exclude(verification_state="")
+        .update(verified_at=timezone.now(), verification_state="", verification_failed_at=None)
+    )
+
+
+def _min_interval(management: StreamManagement) -> int:
+    value = management.remote_config.get("min_verification_interval")
+    return value if isinstance(value, int) and value > 0 else 0
+
+
+def _verification_interval(management: StreamManagement) -> timedelta:
+    return timedelta(
+        seconds=max(settings.STREAM_VERIFICATION_INTERVAL_SECONDS, _min_interval(management))
+    )
+
+
+def stream_subject_add(*, stream: Stream, subject: dict[str, Any], actor=None) -> StreamSubject:
+    """Add a subject at the transmitter (for streams whose default_subjects is NONE)."""
+    sid = stream.management.remote_stream_id
+    management, _ = _call(stream, "add_subject", sid, subject)
+    with transaction.atomic():
+        _contact(management)
+        row = StreamSubject.objects.create(stream=stream, subject=subject)
+        stream_change_record(
+            stream=stream, action=StreamAction.ADD_SUBJECT, actor=actor, after={"subject": subject}
+        )
+    return row
+
+
+def stream_subject_remove(*, subject: StreamSubject, actor=None) -> None:
+    """Remove a subject at the transmitter; its events may still come, and are still accepted."""
+    stream = subject.stream
+    sid = stream.management.remote_stream_id
+    management, _ = _call(stream, "remove_subject", sid, subject.subject)
+    with transaction.atomic():
+        _contact(management)
+        stream_change_record(
+            stream=stream,
+            action=StreamAction.REMOVE_SUBJECT,
+            actor=actor,
+            before={"subject": subject.subject},
+        )
+        subject.delete()
+
+
+def managed_streams_maintain() -> dict[str, int]:
+    """Upkeep, run by beat: keep push streams alive against `inactivity_timeout` with a status
+    read, request periodic verification, and flag verifications that never came."""
+    now = timezone.now()
+    counts = {"status_reads": 0, "verifications": 0, "flagged": 0, "errors": 0}
+    for management in StreamManagement.objects.select_related("stream"):
+        stream = management.stream
+        if not stream.is_active:
+            continue
+        timeout = management.remote_config.get("inactivity_timeout")
+        keepalive = min(
+            int(timeout) // 2 if isinstance(timeout, int) and timeout > 1 else 10**9,
+            settings.STREAM_KEEPALIVE_MAX_SECONDS,
+        )
+        try:
+            stale = (
+                management.last_contact_at is None
+                or management.last_contact_at < now - timedelta(seconds=keepalive)
+            )
+            if not management.is_poll and stale:
+                stream_status_refresh(stream=stream)
+                counts["status_reads"] += 1
+            waiting_since = management.verification_requested_at
+            if (
+                management.verification_state
+                and waiting_since
+                and waiting_since
+                < now - timedelta(seconds=settings.STREAM_VERIFICATION_TIMEOUT_SECONDS)
+            ):
+                StreamManagement.objects.filter(pk=management.pk).update(verification_failed_at=now)
+                counts["flagged"] += 1
+            due = management.next_verification_at is None or management.next_verification_at <= now
+            if (stream.metadata or {}).get("verification_endpoint") and due:
+                stream_verification_request(stream=stream)
+                counts["verifications"] += 1
+        except ManagementError:
+            counts["errors"] += 1
+    return counts
+
+
+def stream_poll_request(*, stream: Stream, body: dict[str, Any]) -> dict[str, Any]:
+    """One RFC 8936 request to the stream's poll endpoint; polling counts as activity."""
+    management, answer = _call(stream, "poll", stream.management.delivery_endpoint, body)
+    _contact(management, last_polled_at=timezone.now())
+    return answer

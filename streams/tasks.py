@@ -1,0 +1,36 @@
+"""The streams app's Celery tasks: verification requests and the upkeep of managed streams."""
+
+from celery import shared_task
+
+from streams.models import Stream
+from streams.services import streams_jwks_refresh
+from streams.ssf_client import ManagementError
+from streams.stream_management import managed_streams_maintain, stream_verification_request
+
+
+@shared_task(name="streams.request_stream_verification")
+def request_stream_verification(stream_id: str) -> bool:
+    """Ask the transmitter for a verification SET; a gone or unmanaged stream is left alone.
+
+    A failure is recorded on the stream (and retried by the upkeep job), not raised.
+    """
+    stream = Stream.objects.filter(pk=stream_id, management__isnull=False).first()
+    if stream is None:
+        return False
+    try:
+        stream_verification_request(stream=stream)
+    except ManagementError:
+        return False
+    return True
+
+
+@shared_task(name="streams.maintain_managed_streams")
+def maintain_managed_streams() -> dict[str, int]:
+    """Keep-alive status reads, periodic verification, flags; a rerun only repeats reads."""
+    return managed_streams_maintain()
+
+
+@shared_task(name="streams.refresh_jwks")
+def refresh_jwks() -> dict[str, int]:
+    """Refetch the transmitters' JWKS; an unreachable one keeps its cached keys."""
+    return streams_jwks_refresh()

@@ -1,12 +1,20 @@
 """Okta-style object ids (`sse1qg25RpusjUP6m0g5`): a short type prefix and random base62."""
 
+import re
 import secrets
 import string
 
 _ALPHABET = string.ascii_letters + string.digits
 _LENGTH = 20
+# Ids we look up (Okta's and ours): letters and digits. Anything else is unknown without a query.
+_LOOKUP_PATTERN = re.compile(r"[A-Za-z0-9]{1,64}")
 
 
 def okta_style_id(prefix: str) -> str:
     """Return `prefix` followed by random base62 characters, 20 characters in all."""
     return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(_LENGTH - len(prefix)))
+
+
+def is_okta_style_id(value: str) -> bool:
+    """Whether `value` can be an id at all (so junk, such as a NUL byte, never reaches a query)."""
+    return bool(_LOOKUP_PATTERN.fullmatch(value))

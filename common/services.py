@@ -1,10 +1,23 @@
-"""Writes shared by every app: console admin accounts."""
+"""Writes shared by every app: console admin accounts and API tokens."""
+
+import secrets
+from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
-from common.roles import ROLE_GROUPS, Role
+from common.models import ApiToken
+from common.roles import ROLE_GROUPS, Role, user_role
+from common.selectors import DISPLAY_PREFIX_LENGTH, TOKEN_PREFIX, api_token_hash
+
+API_TOKEN_NAME_MAX_LENGTH = 100
+# Writing last_used_at on every call would make each API request a write; a minute is precise
+# enough for "is this token still in use?".
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 @transaction.atomic
@@ -20,3 +33,45 @@ def admin_user_create(*, username: str, password: str, role: Role, email: str = 
     group, _ = Group.objects.get_or_create(name=ROLE_GROUPS[role])
     user.groups.add(group)
     return user
+
+
+def api_token_create(
+    *, user, name: str, expires_at: datetime | None = None
+) -> tuple[ApiToken, str]:
+    """Make a token acting as `user`; return it and its secret, which is shown once and not kept.
+
+    The user must have a console role (the token acts with it); every call makes a new token.
+    """
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "Enter a name for the token."})
+    if len(name) > API_TOKEN_NAME_MAX_LENGTH:
+        raise ValidationError({"name": f"Use at most {API_TOKEN_NAME_MAX_LENGTH} characters."})
+    if user_role(user) is None:
+        raise ValidationError(f"{user.get_username()!r} has no console role to act with.")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": "The expiry must be in the future."})
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(30)
+    token = ApiToken.objects.create(
+        name=name,
+        user=user,
+        prefix=secret[:DISPLAY_PREFIX_LENGTH],
+        token_hash=api_token_hash(secret),
+        expires_at=expires_at,
+    )
+    return token, secret
+
+
+def api_token_revoke(*, token: ApiToken) -> None:
+    """Refuse the token from now on; revoking it again keeps the first revocation time."""
+    now = timezone.now()
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(revoked_at=now)
+    token.refresh_from_db(fields=["revoked_at"])
+
+
+def api_token_mark_used(*, token: ApiToken) -> None:
+    """Record that the token was just used (to the minute: at most one write a minute)."""
+    now = timezone.now()
+    ApiToken.objects.filter(pk=token.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_PRECISION)
+    ).update(last_used_at=now)

@@ -11,5 +11,7 @@ urlpatterns = [
     ),
     path("", include("events.urls", namespace="events")),
     path("", include("risk.urls", namespace="risk")),
+    path("admin/api-tokens/", include("common.urls", namespace="common")),
+    path("api/v1/", include("config.api_urls")),
     path("django-admin/", admin.site.urls),
 ]

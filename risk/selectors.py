@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_datetime
 from risk.models import (
     ActionKind,
     Entity,
+    EntityKind,
     LogEvent,
     PolicyAction,
     PolicyRule,
@@ -112,6 +113,21 @@ def entity_list(*, q: str = "", kind: str = "") -> QuerySet[Entity]:
     if kind:
         entities = entities.filter(kind=kind)
     return entities.filter(_entity_search(q)) if q else entities
+
+
+def user_page(
+    *, where: Q | None = None, after: str = "", limit: int
+) -> tuple[list[Entity], str | None]:
+    """One page of users by id and the id to continue after (None on the last page)."""
+    users = Entity.objects.filter(kind=EntityKind.USER).filter(where or Q())
+    if after:
+        users = users.filter(id__gt=after)
+    rows = list(users.order_by("id")[: limit + 1])
+    return rows[:limit], rows[limit - 1].id if len(rows) > limit else None
+
+
+def user_get(*, user_id: str) -> Entity | None:
+    return Entity.objects.filter(kind=EntityKind.USER, pk=user_id).first()
 
 
 def entity_risk_history(*, entity: Entity) -> QuerySet[RiskChange]:

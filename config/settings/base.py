@@ -28,6 +28,15 @@ REJECTED_SET_RETENTION_DAYS = env.int("REJECTED_SET_RETENTION_DAYS", default=14)
 REJECTED_SET_CAP_PER_STREAM = env.int("REJECTED_SET_CAP_PER_STREAM", default=1000)
 SWEEP_PENDING_AFTER_SECONDS = env.int("SWEEP_PENDING_AFTER_SECONDS", default=30)
 
+# Streams managed at the transmitter (SSF stream management, verification, poll).
+STREAM_VERIFICATION_INTERVAL_SECONDS = env.int(
+    "STREAM_VERIFICATION_INTERVAL_SECONDS", default=21600
+)
+STREAM_VERIFICATION_TIMEOUT_SECONDS = env.int("STREAM_VERIFICATION_TIMEOUT_SECONDS", default=600)
+STREAM_KEEPALIVE_MAX_SECONDS = env.int("STREAM_KEEPALIVE_MAX_SECONDS", default=3600)
+POLL_INTERVAL_SECONDS = env.float("POLL_INTERVAL_SECONDS", default=5.0)
+POLL_MAX_EVENTS = env.int("POLL_MAX_EVENTS", default=100)
+
 # Risk (risk app): create users/devices from unknown subjects, and how emails are matched.
 RISK_AUTO_CREATE_ENTITIES = env.bool("RISK_AUTO_CREATE_ENTITIES", default=False)
 EMAIL_LOCAL_PART_CASE_SENSITIVE = env.bool("EMAIL_LOCAL_PART_CASE_SENSITIVE", default=False)
@@ -41,6 +50,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "common",
     "streams",
     "events",
@@ -85,6 +96,10 @@ DATABASES = {
 # ingest path (../shared/docs/PERFORMANCE.md).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # `make run`'s SQLite is written by the console and by a demo transmitter's pushes at once:
+    # take the write lock at BEGIN and wait for it, instead of failing with "database is locked".
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -123,6 +138,9 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     "mirror-stream-changes": {"task": "risk.mirror_stream_changes", "schedule": 60.0},
+    "maintain-managed-streams": {"task": "streams.maintain_managed_streams", "schedule": 60.0},
+    "refresh-jwks": {"task": "streams.refresh_jwks", "schedule": 3600.0},
+    "poll-streams": {"task": "events.poll_streams", "schedule": POLL_INTERVAL_SECONDS},
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -145,10 +163,41 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # An API token (SSWS or Bearer) first; the console session also works from the browser, with
+    # CSRF enforced on writes by DRF's SessionAuthentication.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "common.api.authentication.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["common.api.permissions.ConsoleRolePermission"],
+    "DEFAULT_THROTTLE_CLASSES": ["common.api.throttling.ApiRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "common.api.errors.okta_exception_handler",
     "UNAUTHENTICATED_USER": None,
+}
+# Calls a minute per API token (or per signed-in admin); Okta's X-Rate-Limit-* headers tell it.
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=600)
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SSF Receiver API",
+    "DESCRIPTION": (
+        "Okta-compatible management API (security events providers, System Log, user risk) "
+        "and the RFC 8935 SET push endpoint. Errors are Okta error objects."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["common.api.permissions.ConsoleRolePermission"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RiskLevelEnum": "risk.models.RiskLevel",
+        "ManualRiskLevelEnum": "risk.api.users.MANUAL_RISK_LEVELS",
+    },
+    # Swagger UI and Redoc from drf-spectacular-sidecar's static files: no CDN at run time.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

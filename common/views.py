@@ -1,0 +1,71 @@
+"""Administration > API tokens: list (with last use), create (the token shown once), revoke."""
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
+from django.views.generic import TemplateView
+
+from common.forms import ApiTokenForm
+from common.models import ApiToken
+from common.roles import ConsoleAccessMixin
+from common.selectors import api_token_list
+from common.services import api_token_create, api_token_revoke
+
+
+class ApiTokenListView(ConsoleAccessMixin, TemplateView):
+    """Every token: owner, prefix, created, expiry, last use and state."""
+
+    template_name = "common/api_token_list.html"
+
+    def get_context_data(self, **kwargs):
+        example_url = self.request.build_absolute_uri(reverse("api:security_events_provider_list"))
+        return super().get_context_data(tokens=api_token_list(), example_url=example_url, **kwargs)
+
+
+class ApiTokenAddView(ConsoleAccessMixin, View):
+    """Create a token acting as the signed-in Super admin; its secret is shown this once."""
+
+    super_admin_only = True
+    template_name = "common/api_token_form.html"
+
+    def get(self, request):
+        return render(request, self.template_name, {"form": ApiTokenForm()})
+
+    def post(self, request):
+        form = ApiTokenForm(request.POST)
+        if form.is_valid():
+            days = form.cleaned_data["expires_in_days"]
+            try:
+                token, secret = api_token_create(
+                    user=request.user,
+                    name=form.cleaned_data["name"],
+                    expires_at=timezone.now() + timedelta(days=days) if days else None,
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                return render(
+                    request, "common/api_token_secret.html", {"token": token, "secret": secret}
+                )
+        return render(request, self.template_name, {"form": form}, status=400)
+
+
+class ApiTokenRevokeView(ConsoleAccessMixin, View):
+    """Revoke a token after a confirmation page (GET shows it, POST revokes)."""
+
+    super_admin_only = True
+
+    def get(self, request, pk):
+        token = get_object_or_404(ApiToken, pk=pk)
+        return render(request, "common/api_token_confirm_revoke.html", {"token": token})
+
+    def post(self, request, pk):
+        token = get_object_or_404(ApiToken, pk=pk)
+        api_token_revoke(token=token)
+        messages.success(request, f"API token {token.name!r} revoked; it is refused from now on.")
+        return redirect("common:api_token_list")

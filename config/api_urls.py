@@ -29,6 +29,16 @@ urlpatterns = [
         providers.SecurityEventsProviderDeactivateApi.as_view(),
         name="security_events_provider_deactivate",
     ),
+    path(
+        "security-events-providers/<str:stream_id>/subjects",
+        providers.SecurityEventsProviderSubjectsApi.as_view(),
+        name="security_events_provider_subjects",
+    ),
+    path(
+        "security-events-providers/<str:stream_id>/subjects/remove",
+        providers.SecurityEventsProviderSubjectRemoveApi.as_view(),
+        name="security_events_provider_subject_remove",
+    ),
     path("logs", logs.LogListApi.as_view(), name="log_list"),
     path("users", users.UserListApi.as_view(), name="user_list"),
     path("users/<str:user_id>", users.UserDetailApi.as_view(), name="user_detail"),

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from common.api.errors import OktaApiError, error_responses, not_found
 from common.api.views import ManagementApi
 from common.ids import is_okta_style_id
-from streams import selectors, services
+from streams import selectors, services, stream_management
 from streams.discovery import DiscoveryError
 from streams.models import ConfigMethod, Stream, StreamStatus
 from streams.ssf_client import ManagementError
@@ -236,3 +236,96 @@ class SecurityEventsProviderDeactivateApi(_LifecycleApi):
     """Refuse the provider's SETs (access_denied) until it is activated again."""
 
     service = services.stream_deactivate
+
+
+class SubjectInput(serializers.Serializer):
+    """SSF §8.1.3: the subject to add or remove, as an RFC 9493 subject identifier."""
+
+    subject = serializers.DictField()
+
+    def validate_subject(self, value: dict) -> dict:
+        if not isinstance(value.get("format"), str) or not value["format"]:
+            raise serializers.ValidationError("A subject identifier is an object with a format.")
+        return value
+
+
+class SubjectOutput(serializers.Serializer):
+    subject = serializers.DictField()
+    added_at = serializers.DateTimeField()
+
+
+def _managed_stream(stream_id: str) -> Stream:
+    stream = _get_stream(stream_id)
+    if not hasattr(stream, "management"):
+        raise OktaApiError(
+            status=400,
+            code="E0000001",
+            summary="Api validation failed",
+            causes=["This provider's stream is not managed at the transmitter."],
+        )
+    return stream
+
+
+def _transmitter_failed(exc: ManagementError) -> OktaApiError:
+    return OktaApiError(
+        status=502,
+        code="E0000009",
+        summary="The transmitter refused or could not be reached; nothing changed.",
+        causes=[str(exc)],
+    )
+
+
+@extend_schema(tags=[TAG])
+class SecurityEventsProviderSubjectsApi(ManagementApi):
+    """The subjects this receiver added at the transmitter (streams whose default is NONE).
+
+    Not an Okta API (Okta's receiver has no stream management); the body is SSF's.
+    """
+
+    @extend_schema(
+        operation_id="listSecurityEventsProviderSubjects",
+        responses={200: SubjectOutput(many=True), **error_responses(400, 404)},
+    )
+    def get(self, request, stream_id: str):
+        stream = _managed_stream(stream_id)
+        return Response(SubjectOutput(stream.subjects.order_by("added_at"), many=True).data)
+
+    @extend_schema(
+        operation_id="addSecurityEventsProviderSubject",
+        request=SubjectInput,
+        responses={201: SubjectOutput, **error_responses(400, 404, 502)},
+    )
+    def post(self, request, stream_id: str):
+        stream = _managed_stream(stream_id)
+        body = SubjectInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            row = stream_management.stream_subject_add(
+                stream=stream, subject=body.validated_data["subject"], actor=request.user
+            )
+        except ManagementError as exc:
+            raise _transmitter_failed(exc) from exc
+        return Response(SubjectOutput(row).data, status=201)
+
+
+@extend_schema(tags=[TAG])
+class SecurityEventsProviderSubjectRemoveApi(ManagementApi):
+    """Remove a subject at the transmitter; its events are still accepted if they come."""
+
+    @extend_schema(
+        operation_id="removeSecurityEventsProviderSubject",
+        request=SubjectInput,
+        responses={204: None, **error_responses(400, 404, 502)},
+    )
+    def post(self, request, stream_id: str):
+        stream = _managed_stream(stream_id)
+        body = SubjectInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        row = stream.subjects.filter(subject=body.validated_data["subject"]).first()
+        if row is None:
+            raise not_found(resource="Subject", resource_id=str(body.validated_data["subject"]))
+        try:
+            stream_management.stream_subject_remove(subject=row, actor=request.user)
+        except ManagementError as exc:
+            raise _transmitter_failed(exc) from exc
+        return Response(status=204)

@@ -412,3 +412,31 @@ def test_one_set_of_every_delivered_event_type_is_accepted(settings, receiver, m
         assert not SecurityEvent.objects.filter(status=SecurityEventStatus.PENDING).exists()
     finally:
         transmitter.stop()
+
+
+def test_api_adds_lists_and_removes_subjects_at_the_transmitter(settings, receiver, super_admin):
+    from rest_framework.test import APIClient
+
+    from common.services import api_token_create
+
+    transmitter = start_transmitter(settings, default_subjects="NONE")
+    try:
+        stream = managed(transmitter)
+        api = APIClient()
+        api.credentials(
+            HTTP_AUTHORIZATION=f"SSWS {api_token_create(user=super_admin, name='t')[1]}"
+        )
+        url = f"/api/v1/security-events-providers/{stream.pk}/subjects"
+        bob = {"format": "email", "email": "bob@example.com"}
+        assert api.post(url, {"subject": bob}, format="json").status_code == 201
+        assert transmitter.subjects == [bob]
+        assert [row["subject"] for row in api.get(url).json()] == [bob]
+        assert api.post(url, {"subject": {"email": "x"}}, format="json").status_code == 400
+        assert api.post(url + "/remove", {"subject": bob}, format="json").status_code == 204
+        assert transmitter.subjects == []
+        assert api.post(url + "/remove", {"subject": bob}, format="json").status_code == 404
+        transmitter.stop()
+        failed = api.post(url, {"subject": bob}, format="json")
+        assert (failed.status_code, failed.json()["errorCode"]) == (502, "E0000009")
+    finally:
+        transmitter.stop()

@@ -306,3 +306,23 @@ def test_no_input_gives_a_500(stream, transmitter, push):
         response = push(body, content_type=rng.choice(["application/secevent+jwt", "text/plain"]))
         assert response.status_code in (400, 415), (body, response.status_code)
     assert not SecurityEvent.objects.exists()
+
+
+def test_rejected_sets_are_pruned_by_age_and_per_stream_cap(stream, make_set, push, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from events.services import rejected_security_events_prune
+
+    settings.REJECTED_SET_CAP_PER_STREAM = 3
+    for _ in range(5):
+        push(make_set(aud="https://nobody.example"))  # stream known: kept against its cap
+    push(make_set(iss="https://stranger.example"))  # unknown issuer: kept with no stream
+    RejectedSecurityEvent.objects.filter(stream=None).update(
+        received_at=timezone.now() - timedelta(days=settings.REJECTED_SET_RETENTION_DAYS + 1)
+    )
+    newest = list(RejectedSecurityEvent.objects.filter(stream=stream).order_by("-id")[:3])
+    assert rejected_security_events_prune() == 3
+    assert list(RejectedSecurityEvent.objects.order_by("-id")) == newest
+    assert rejected_security_events_prune() == 0

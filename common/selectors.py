@@ -20,6 +20,7 @@ def api_token_hash(secret: str) -> str:
 
 
 def api_token_list() -> QuerySet[ApiToken]:
+    """Every API token, newest first, with its owner (the console's token list)."""
     return ApiToken.objects.select_related("user").order_by("-created_at", "-id")
 
 

@@ -7,15 +7,19 @@ neither acknowledged nor refused: the transmitter delivers it again. Redelivered
 stored once (same jti) and acknowledged again.
 """
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError
 
 from events.services import rejected_security_event_record, security_event_receive
 from events.verification import SetError, SetErrorCode
 from streams.models import Stream
 from streams.stream_management import stream_poll_request
+
+logger = logging.getLogger(__name__)
 
 MAX_ROUNDS = 20
 
@@ -31,6 +35,7 @@ class PollOutcome:
 
 
 def _keep(stream: Stream, jti: str, token: Any, ack: list, set_errs: dict) -> None:
+    """Store one polled SET and say how to answer it: ack, setErrs, or (transient) nothing."""
     try:
         if not isinstance(token, str):
             raise SetError(SetErrorCode.INVALID_REQUEST, "The SET is not a string.", stream=stream)
@@ -42,6 +47,9 @@ def _keep(stream: Stream, jti: str, token: Any, ack: list, set_errs: dict) -> No
         )
         if error.status == 400:
             set_errs[jti] = {"err": str(error.err), "description": error.description}
+    except DatabaseError:
+        # Not stored, so not acknowledged: the transmitter delivers it again.
+        logger.exception("A polled SET of stream %s could not be stored", stream.pk)
 
 
 def stream_poll(*, stream: Stream) -> PollOutcome:

@@ -28,14 +28,17 @@ def stream_rejections_by_error(*, stream_id: str) -> QuerySet:
 
 
 def stream_recent_events(*, stream_id: str, limit: int = 20) -> QuerySet[SecurityEvent]:
+    """A stream's last accepted SETs, newest first."""
     return SecurityEvent.objects.filter(stream_id=stream_id).order_by("-received_at", "-id")[:limit]
 
 
 def stream_recent_rejections(*, stream_id: str, limit: int = 20) -> QuerySet[RejectedSecurityEvent]:
+    """A stream's last refused SETs, newest first."""
     return RejectedSecurityEvent.objects.filter(stream_id=stream_id).order_by(
         "-received_at", "-id"
     )[:limit]
 
 
 def security_event_get(*, pk: int) -> SecurityEvent:
+    """One stored SET with its stream (DoesNotExist when unknown)."""
     return SecurityEvent.objects.select_related("stream").get(pk=pk)

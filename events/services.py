@@ -1,16 +1,18 @@
 """Every write of stored SETs: accepting, rejecting, sweeping and pruning."""
 
 import json
+import time
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
 from events.dispatch import request_processing
 from events.models import RejectedSecurityEvent, SecurityEvent, SecurityEventStatus
-from events.verification import SetError, VerifiedSet, verify_set
+from events.verification import SetError, SetErrorCode, VerifiedSet, verify_set
 from streams.models import StreamStatus
 
 REJECTED_RAW_MAX_CHARS = 8192
@@ -43,11 +45,12 @@ def security_event_store(*, verified: VerifiedSet, content_type_mislabelled: boo
     """
     stream = verified.stream
     json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    as_db = connection.ops.adapt_datetimefield_value  # SQLite compares datetimes as text
     params = [
         verified.jti, verified.event_type, verified.raw, json.dumps(verified.header),
         json.dumps(verified.claims), verified.kid, verified.alg, verified.typ_missing,
-        content_type_mislabelled, timezone.now(), SecurityEventStatus.PENDING,
-        stream.pk, StreamStatus.ACTIVE, stream.updated_at, stream.jwks_fetched_at,
+        content_type_mislabelled, as_db(timezone.now()), SecurityEventStatus.PENDING,
+        stream.pk, StreamStatus.ACTIVE, as_db(stream.updated_at), as_db(stream.jwks_fetched_at),
     ]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(_INSERT_SQL.format(json=json_cast), params)
@@ -69,19 +72,39 @@ def security_event_receive(
     """Verify a SET (push or poll) and commit it; SetError says why it is refused.
 
     Verification first uses the stream as this process last read it (a few seconds ago at
-    most). A refusal, or a stream that changed since, is decided again against the stream as
-    it is now, so a cached copy never turns a good SET away nor lets a bad one in.
+    most). A refusal decided on that copy, or a stream that changed since, is decided again
+    against the stream as it is now, so a cached copy never turns a good SET away nor lets a
+    bad one in. A stream that changes again meanwhile is a 503: the transmitter retries.
     """
     options = {"authorization": authorization, "check_authorization": check_authorization,
                "stream_id": stream_id}  # fmt: skip
+    store = {"content_type_mislabelled": content_type_mislabelled}
     try:
         verified = verify_set(raw, **options)
-        security_event_store(verified=verified, content_type_mislabelled=content_type_mislabelled)
-    except (SetError, StreamChanged) as exc:
-        if isinstance(exc, SetError) and exc.status != 400:
-            raise  # transient (503): trying again now would not change the answer
-        verified = verify_set(raw, fresh=True, **options)
-        security_event_store(verified=verified, content_type_mislabelled=content_type_mislabelled)
+        security_event_store(verified=verified, **store)
+    except SetError as error:
+        if not (error.on_cached_stream and error.status == 400):
+            raise
+        verified = _receive_fresh(raw, options, store)
+    except StreamChanged:
+        verified = _receive_fresh(raw, options, store)
+    return verified
+
+
+def _receive_fresh(raw: str, options: dict, store: dict) -> VerifiedSet:
+    verified = verify_set(raw, fresh=True, **options)
+    try:
+        security_event_store(verified=verified, **store)
+    except StreamChanged as exc:
+        raise SetError(
+            SetErrorCode.STREAM_CHANGED,
+            "The stream changed while this SET was checked; try again.",
+            stream=verified.stream,
+            issuer=verified.stream.issuer,
+            jti=verified.jti,
+            status=503,
+            retry_after=1,
+        ) from exc
     return verified
 
 
@@ -92,8 +115,17 @@ def _storable(text: str, limit: int) -> str:
 
 def rejected_security_event_record(
     *, error: SetError, body: str, remote_addr: str | None
-) -> RejectedSecurityEvent:
-    """Keep a refused SET with the answer it got; bounded by `rejected_security_events_prune`."""
+) -> RejectedSecurityEvent | None:
+    """Keep a refused SET with the answer it got, unless its stream (or, for unknown issuers,
+    everyone's) already had REJECTED_SET_MAX_PER_MINUTE this minute: a flood of bad SETs must
+    not fill the disk. Bounded over time by `rejected_security_events_prune`."""
+    bucket = f"ssf:rejected:{error.stream.pk if error.stream else '-'}:{int(time.time()) // 60}"
+    cache.add(bucket, 0, timeout=120)
+    try:
+        if cache.incr(bucket) > settings.REJECTED_SET_MAX_PER_MINUTE:
+            return None
+    except ValueError:  # the counter expired between add and incr: count this one as first
+        cache.set(bucket, 1, timeout=120)
     return RejectedSecurityEvent.objects.create(
         stream=error.stream,
         issuer=_storable(error.issuer if isinstance(error.issuer, str) else "", 700),

@@ -26,13 +26,16 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from jwcrypto.common import base64url_decode
 from jwcrypto.jwa import JWA
 
+from common.text import has_lone_surrogate
+from events.models import SecurityEvent
 from streams.discovery import DiscoveryError, normalize_issuer
 from streams.keys import SIGNING_ALGORITHMS, SigningKey
 from streams.models import Stream, push_secret_hash
-from streams.selectors import stream_for_issuer, stream_signing_keys
+from streams.selectors import stream_for_issuer, stream_jwks, stream_signing_keys
 from streams.services import stream_jwks_refetch
 from streams.stream_management import stream_verification_outstanding
 from streams.vocabulary import SSF_VERIFICATION
@@ -54,8 +57,9 @@ class SetErrorCode(models.TextChoices):
     AUTHENTICATION_FAILED = "authentication_failed", "The transmitter could not be authenticated"
     ACCESS_DENIED = "access_denied", "The transmitter may not send this SET here"
     INVALID_STATE = "invalid_state", "The verification state does not match"
-    # Not an RFC 8935 code: the answer was a 503 because the keys could not be checked now.
+    # Not RFC 8935 codes: the answer was a 503, the SET could not be checked just now.
     JWKS_UNAVAILABLE = "jwks_unavailable", "The transmitter's keys could not be fetched"
+    STREAM_CHANGED = "stream_changed", "The stream changed while the SET was checked"
 
 
 class SetError(Exception):
@@ -75,6 +79,8 @@ class SetError(Exception):
         super().__init__(description)
         self.err, self.description, self.status = err, description, status
         self.stream, self.issuer, self.jti, self.retry_after = stream, issuer, jti, retry_after
+        # True when the stream came from the per-process cache: a fresh look may decide otherwise.
+        self.on_cached_stream = False
 
 
 @dataclass
@@ -132,6 +138,12 @@ def _json_object(segment: str, what: str) -> dict[str, Any]:
         ) from exc
     if not isinstance(value, dict):
         raise SetError(SetErrorCode.INVALID_REQUEST, f"The JWS {what} is not a JSON object.")
+    if has_lone_surrogate(value):
+        # A lone UTF-16 surrogate ("\ud800") is valid JSON but not Unicode text: no database
+        # (nor UTF-8) can store it, so the SET could never be kept.
+        raise SetError(
+            SetErrorCode.INVALID_REQUEST, f"The JWS {what} holds text that is not valid Unicode."
+        )
     return value
 
 
@@ -174,19 +186,19 @@ _STREAM_CACHE: dict[str, tuple[float, Stream]] = {}
 STREAM_CACHE_SECONDS = 5.0
 
 
-def _stream_for(issuer: str, *, fresh: bool) -> Stream | None:
-    """The stream of `issuer`, from the cache unless `fresh`; an unknown issuer is not cached,
-    so a stream added a moment ago is found at once."""
+def _stream_for(issuer: str, *, fresh: bool) -> tuple[Stream | None, bool]:
+    """The stream of `issuer` and whether it came from the cache (never when `fresh`). An
+    unknown issuer is not cached, so a stream added a moment ago is found at once."""
     now = time.monotonic()
     hit = None if fresh else _STREAM_CACHE.get(issuer)
     if hit is not None and now - hit[0] <= STREAM_CACHE_SECONDS:
-        return hit[1]
+        return hit[1], True
     stream = stream_for_issuer(issuer=issuer)
     if stream is not None:
         if len(_STREAM_CACHE) >= _KEY_CACHE_MAX:
             _STREAM_CACHE.clear()
         _STREAM_CACHE[issuer] = (now, stream)
-    return stream
+    return stream, False
 
 
 def _stream_keys(stream: Stream) -> list[SigningKey]:
@@ -205,24 +217,41 @@ def _pick(keys: list[SigningKey], kid: str | None) -> SigningKey | None:
     return next((key for key in keys if key.kid == kid), None)
 
 
+def _jwks_unavailable(context: dict, retry_after: int) -> SetError:
+    return SetError(
+        SetErrorCode.JWKS_UNAVAILABLE,
+        "The transmitter's JWKS could not be fetched to check this SET's key; try again later.",
+        status=503,
+        retry_after=retry_after,
+        **context,
+    )
+
+
 def _select_key(stream: Stream, kid: str | None, context: dict) -> SigningKey:
+    """The key for `kid`; an unknown `kid` refetches the JWKS once (key rotation).
+
+    While another request holds the refetch (rate limit), the keys are re-read from the
+    database; a `kid` still unknown then is answered 503, not 400: a transmitter that just
+    rotated its keys must retry, not drop the SET.
+    """
     key = _pick(_stream_keys(stream), kid)
-    if key is None and (kid is not None or not _stream_keys(stream)):
-        try:
-            refetched = stream_jwks_refetch(stream=stream)
-        except DiscoveryError as exc:
-            if exc.transient:
-                raise SetError(
-                    SetErrorCode.JWKS_UNAVAILABLE,
-                    "The transmitter's JWKS could not be fetched to check this SET's key; "
-                    "try again later.",
-                    status=503,
-                    retry_after=JWKS_RETRY_AFTER_SECONDS,
-                    **context,
-                ) from exc
-            raise SetError(SetErrorCode.INVALID_KEY, str(exc), **context) from exc
-        if refetched:
-            key = _pick(_stream_keys(stream), kid)
+    if key is not None or (kid is None and _stream_keys(stream)):
+        return _found(key, kid, context)
+    try:
+        refetched = stream_jwks_refetch(stream=stream)
+    except DiscoveryError as exc:
+        if exc.transient:
+            raise _jwks_unavailable(context, JWKS_RETRY_AFTER_SECONDS) from exc
+        raise SetError(SetErrorCode.INVALID_KEY, str(exc), **context) from exc
+    if not refetched:
+        stream.jwks, stream.jwks_fetched_at = stream_jwks(stream_id=stream.pk)
+        key = _pick(_stream_keys(stream), kid)
+        if key is None and kid is not None:
+            raise _jwks_unavailable(context, settings.JWKS_REFETCH_MIN_INTERVAL_SECONDS)
+    return _found(_pick(_stream_keys(stream), kid), kid, context)
+
+
+def _found(key: SigningKey | None, kid: str | None, context: dict) -> SigningKey:
     if key is not None:
         return key
     if kid is None:
@@ -356,7 +385,11 @@ def _check_verification_state(claims: dict[str, Any], stream: Stream, context: d
     if not isinstance(event, dict) or event.get("state") is None:
         return
     outstanding = stream_verification_outstanding(stream_id=stream.pk)
-    if not outstanding or not hmac.compare_digest(str(event["state"]), outstanding):
+    if outstanding and hmac.compare_digest(str(event["state"]), outstanding):
+        return
+    # RFC 8935 §2.3: a re-delivered SET is answered as it was the first time, even though the
+    # state it carried was used up when it was first processed.
+    if not SecurityEvent.objects.filter(stream=stream, jti=claims["jti"]).exists():
         raise SetError(
             SetErrorCode.INVALID_STATE,
             "The verification state does not match a verification this receiver requested.",
@@ -365,15 +398,53 @@ def _check_verification_state(claims: dict[str, Any], stream: Stream, context: d
 
 
 def _check_authorization(stream: Stream, authorization: str | None, context: dict) -> None:
+    """The stream's push secret, compared in constant time (the previous one during its grace
+    period after a rotation); RFC 8935's example answer for a failure is 400."""
     if not stream.push_authorization_hash:
         return
     given = push_secret_hash(authorization or "")
-    if not authorization or not hmac.compare_digest(given, stream.push_authorization_hash):
+    accepted = [stream.push_authorization_hash]
+    until = stream.previous_push_authorization_until
+    if stream.previous_push_authorization_hash and until and until > timezone.now():
+        accepted.append(stream.previous_push_authorization_hash)
+    if not authorization or not any(hmac.compare_digest(given, h) for h in accepted):
         raise SetError(
             SetErrorCode.AUTHENTICATION_FAILED,
             "The Authorization header is missing or does not match the stream's push secret.",
             **context,
         )
+
+
+def _verify_against(
+    stream: Stream,
+    jws: CompactJws,
+    raw: str,
+    authorization: str | None,
+    stream_id: str | None,
+    check_authorization: bool,
+) -> tuple[SigningKey, str, bool]:
+    """Everything verify_set checks once the stream is known: the key used, alg, typ missing."""
+    issuer, jti = jws.claims["iss"], jws.claims.get("jti")
+    context = {"stream": stream, "issuer": issuer, "jti": jti if isinstance(jti, str) else ""}
+    if stream_id is not None and stream.pk != stream_id:
+        raise SetError(
+            SetErrorCode.INVALID_ISSUER,
+            f"Issuer {issuer!r} does not send to this stream's endpoint.",
+            issuer=issuer,
+            jti=context["jti"],
+        )
+    if not stream.is_active:
+        raise SetError(
+            SetErrorCode.ACCESS_DENIED, f"The stream {stream.name!r} is deactivated.", **context
+        )
+    if check_authorization:
+        _check_authorization(stream, authorization, context)
+    alg, kid, typ_missing = _check_header(jws.header, context)
+    key = _select_key(stream, kid, context)
+    _verify_signature(raw, key, alg, context)
+    _check_claims(jws.claims, stream, context)
+    _check_verification_state(jws.claims, stream, context)
+    return key, alg, typ_missing
 
 
 def verify_set(
@@ -396,7 +467,7 @@ def verify_set(
     jti = jws.claims.get("jti") if isinstance(jws.claims.get("jti"), str) else ""
     if not isinstance(issuer, str) or not issuer:
         raise SetError(SetErrorCode.INVALID_REQUEST, "The SET has no iss claim.", jti=jti)
-    stream = _stream_for(issuer, fresh=fresh)
+    stream, cached = _stream_for(issuer, fresh=fresh)
     if stream is None:
         raise SetError(
             SetErrorCode.INVALID_ISSUER,
@@ -404,25 +475,12 @@ def verify_set(
             issuer=issuer,
             jti=jti,
         )
-    context = {"stream": stream, "issuer": issuer, "jti": jti}
-    if stream_id is not None and stream.pk != stream_id:
-        raise SetError(
-            SetErrorCode.INVALID_ISSUER,
-            f"Issuer {issuer!r} does not send to this stream's endpoint.",
-            issuer=issuer,
-            jti=jti,
-        )
-    if not stream.is_active:
-        raise SetError(
-            SetErrorCode.ACCESS_DENIED, f"The stream {stream.name!r} is deactivated.", **context
-        )
-    if check_authorization:
-        _check_authorization(stream, authorization, context)
-    alg, kid, typ_missing = _check_header(jws.header, context)
-    key = _select_key(stream, kid, context)
-    _verify_signature(raw, key, alg, context)
-    _check_claims(jws.claims, stream, context)
-    _check_verification_state(jws.claims, stream, context)
+    try:
+        key, alg, typ_missing = _verify_against(stream, jws, raw, authorization, stream_id,
+                                                check_authorization)  # fmt: skip
+    except SetError as error:
+        error.on_cached_stream = cached
+        raise
     return VerifiedSet(
         stream=stream,
         raw=raw,

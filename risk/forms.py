@@ -109,6 +109,18 @@ class EntityForm(forms.Form):
 class CsvImportForm(forms.Form):
     file = forms.FileField(help_text="Columns: login,email,first_name,last_name,groups,iss,sub")
 
+    MAX_BYTES = 5 * 1024 * 1024
+
+    def clean_file(self) -> str:
+        """The file's text: UTF-8 (a BOM is fine), at most MAX_BYTES."""
+        upload = self.cleaned_data["file"]
+        if upload.size > self.MAX_BYTES:
+            raise forms.ValidationError(f"The file is larger than {self.MAX_BYTES} bytes.")
+        try:
+            return upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise forms.ValidationError("The file is not UTF-8 text.") from exc
+
 
 class RiskSetForm(forms.Form):
     level = forms.ChoiceField(

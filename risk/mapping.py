@@ -196,7 +196,7 @@ def payload_errors(uri: str, body: dict[str, Any]) -> list[str]:
         value = body.get(name)
         if value in (None, "", {}, []):
             errors.append(f"'{name}' is required")
-        elif allowed is not None and value not in allowed:
+        elif allowed is not None and (not isinstance(value, str) or value not in allowed):
             errors.append(f"'{name}' has the unknown value {value!r}")
     return errors
 
@@ -227,9 +227,9 @@ def event_time(claims: dict[str, Any], body: dict[str, Any]) -> tuple[datetime, 
     for source in (body.get("event_timestamp"), claims.get("toe"), claims.get("iat")):
         if isinstance(source, (int, float)) and not isinstance(source, bool) and source > 0:
             in_ms = source > MILLISECONDS_THRESHOLD
-            seconds = source / 1000 if in_ms else source
             try:
+                seconds = source / 1000 if in_ms else source
                 return datetime.fromtimestamp(seconds, tz=UTC), in_ms
             except (OverflowError, OSError, ValueError):
-                continue
+                continue  # a number no clock can hold (10**400): try the next source
     return datetime.now(tz=UTC), False

@@ -120,6 +120,7 @@ class EntityKind(models.TextChoices):
 
 
 def new_entity_id(kind: str) -> str:
+    """An Okta-style id: `00u...` for users, `guo...` for devices."""
     return okta_style_id("00u" if kind == EntityKind.USER else "guo")
 
 

@@ -109,6 +109,7 @@ def entities_at_risk(*, filters: ReportFilters) -> QuerySet[Entity]:
 
 
 def entity_list(*, q: str = "", kind: str = "") -> QuerySet[Entity]:
+    """People and devices for the directory page, optionally searched and of one kind."""
     entities = Entity.objects.prefetch_related("groups").order_by("kind", "login", "display_name")
     if kind:
         entities = entities.filter(kind=kind)
@@ -127,10 +128,12 @@ def user_page(
 
 
 def user_get(*, user_id: str) -> Entity | None:
+    """One user of the directory (DoesNotExist for unknown ids and for devices)."""
     return Entity.objects.filter(kind=EntityKind.USER, pk=user_id).first()
 
 
 def entity_risk_history(*, entity: Entity) -> QuerySet[RiskChange]:
+    """An entity's risk changes, newest first, with their SETs and policy actions."""
     return (
         RiskChange.objects.filter(entity=entity)
         .select_related("security_event")
@@ -140,10 +143,12 @@ def entity_risk_history(*, entity: Entity) -> QuerySet[RiskChange]:
 
 
 def stream_names() -> dict[str, str]:
+    """Stream names by id, for labelling sources (removed streams are absent)."""
     return dict(Stream.objects.values_list("pk", "name"))
 
 
 def policy_rules() -> QuerySet[PolicyRule]:
+    """The policy's rules in the order they are tried, with their conditions."""
     return PolicyRule.objects.select_related("workflow").prefetch_related(
         "apps", "groups_include", "groups_exclude", "source_streams"
     )
@@ -157,11 +162,13 @@ class BadCursor(ValueError):
 
 
 def encode_cursor(event: LogEvent) -> str:
+    """The opaque pagination cursor after `event`: its (published, id), base64url."""
     text = f"{event.published.isoformat()}|{event.pk}"
     return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """The (published, id) in a cursor; BadCursor when it is not one of ours."""
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         published, pk = text.split("|")

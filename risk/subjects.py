@@ -18,6 +18,8 @@ FORMAT_ALIASES = {"phone": "phone_number", "iss-sub": "iss_sub", "phone-number":
 COMPLEX_MEMBERS = frozenset(
     {"user", "device", "session", "application", "tenant", "org_unit", "group"}
 )
+# The members this receiver acts on: it keeps no sessions, applications or tenants.
+PROCESSED_MEMBERS = frozenset({"user", "device"})
 # Formats that name something other than a user or a device.
 NON_ENTITY_FORMATS = frozenset({"jwt_id", "saml_assertion_id", "ip-addresses"})
 
@@ -31,7 +33,7 @@ class Subject:
     # The simple identifier that named the user, as sent (used as sub_id in Universal Logout).
     user_identifier: dict[str, Any] | None = None
     device_identifier: dict[str, Any] | None = None
-    # Complex-subject members we do not understand (checked against critical_subject_members).
+    # Complex-subject members we cannot act on (checked against critical_subject_members).
     unknown_members: list[str] = field(default_factory=list)
 
     @property
@@ -113,9 +115,11 @@ def _read(value: Any, subject: Subject) -> None:
     for member, identifier in value.items():
         if member in ("format", "subject_type"):
             continue
-        if member not in COMPLEX_MEMBERS:
+        if member not in PROCESSED_MEMBERS:
+            # SSF §3.2: a member we cannot act on (a session, a tenant...) discards the event
+            # when the transmitter lists it in critical_subject_members.
             subject.unknown_members.append(member)
-        elif member == "user" and identifier_keys(identifier):
+        if member == "user" and identifier_keys(identifier):
             subject.user_keys += identifier_keys(identifier)
             subject.user_identifier = subject.user_identifier or identifier
         elif member == "device" and identifier_keys(identifier):

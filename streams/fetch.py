@@ -153,6 +153,14 @@ class _GuardedAdapter(HTTPAdapter):
         }
 
 
+CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname, parts.port
+
+
 def _allow_insecure() -> bool:
     return bool(settings.ALLOW_INSECURE_TRANSMITTER_URLS)
 
@@ -245,7 +253,12 @@ def safe_request(
             with response:
                 location = response.headers.get("Location")
                 if method == "GET" and response.status_code in REDIRECT_STATUSES and location:
-                    url = urljoin(url, location)
+                    target = urljoin(url, location)
+                    if _origin(target) != _origin(url):
+                        # A credential is for the host it was given to, never for another one.
+                        headers = {k: v for k, v in (headers or {}).items()
+                                   if k.lower() not in CREDENTIAL_HEADERS}  # fmt: skip
+                    url = target
                     continue
                 try:
                     body = _read_body(response, url=url, deadline=deadline)

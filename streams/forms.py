@@ -89,11 +89,11 @@ class ManagedStreamForm(StreamForm):
         initial=ManagementAuth.STATIC_TOKEN, required=False, widget=forms.RadioSelect,
     )  # fmt: skip
     management_token = forms.CharField(
-        label="Bearer token", required=False, widget=forms.PasswordInput(render_value=True)
+        label="Bearer token", required=False, widget=forms.PasswordInput()
     )
     token_url = forms.CharField(label="Token endpoint", max_length=1000, required=False)
     client_id = forms.CharField(max_length=255, required=False)
-    client_secret = forms.CharField(required=False, widget=forms.PasswordInput(render_value=True))
+    client_secret = forms.CharField(required=False, widget=forms.PasswordInput())
     scope = forms.CharField(max_length=255, initial="ssf.read ssf.manage", required=False)
 
     def clean(self):

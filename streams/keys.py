@@ -57,7 +57,7 @@ def _algorithms_for(data: dict[str, Any], jwk: JWK) -> frozenset[str]:
     declared = data.get("alg")
     if declared is None:
         return family
-    if declared not in family:
+    if not isinstance(declared, str) or declared not in family:
         raise ValueError(f"alg {declared!r} does not fit a {kty} key or is not allowed")
     return frozenset({declared})
 
@@ -65,10 +65,10 @@ def _algorithms_for(data: dict[str, Any], jwk: JWK) -> frozenset[str]:
 def _signing_key(data: Any) -> SigningKey:
     if not isinstance(data, dict):
         raise ValueError("an entry that is not a JSON object")
-    if data.get("use") not in (None, "sig"):
+    if data.get("use") is not None and data.get("use") != "sig":
         raise ValueError(f"use {data.get('use')!r} (only signing keys verify SETs)")
     key_ops = data.get("key_ops")
-    if key_ops is not None and "verify" not in key_ops:
+    if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
         raise ValueError("key_ops without 'verify'")
     try:
         jwk = JWK(**data)
@@ -90,7 +90,7 @@ def signing_keys(jwks: Any) -> list[SigningKey]:
     for index, data in enumerate(jwks["keys"]):
         try:
             usable.append(_signing_key(data))
-        except ValueError as exc:
+        except (ValueError, TypeError, JWException) as exc:
             kid = data.get("kid") if isinstance(data, dict) else None
             skipped.append(f"key {kid or index!r} is {exc}")
     if not usable:

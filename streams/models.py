@@ -10,6 +10,7 @@ from common.ids import okta_style_id
 
 
 def new_stream_id() -> str:
+    """An Okta-style provider id, `sse...`."""
     return okta_style_id("sse")
 
 
@@ -61,6 +62,10 @@ class Stream(models.Model):
     )
     # SHA-256 of the secret the transmitter must send as the Authorization header value.
     push_authorization_hash = models.CharField(max_length=64, blank=True)
+    # The secret before the last rotation stays valid until then, so pushes already on their
+    # way (or a transmitter not yet reconfigured) are not refused for good.
+    previous_push_authorization_hash = models.CharField(max_length=64, blank=True)
+    previous_push_authorization_until = models.DateTimeField(null=True, blank=True)
     last_set_received_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

@@ -13,6 +13,7 @@ def stream_list() -> QuerySet[Stream]:
 
 
 def stream_get(*, stream_id: str) -> Stream:
+    """One stream by id (DoesNotExist when unknown)."""
     return Stream.objects.get(pk=stream_id)
 
 
@@ -22,6 +23,7 @@ def stream_for_issuer(*, issuer: str) -> Stream | None:
 
 
 def stream_changes(*, stream: Stream, limit: int = 50) -> QuerySet[StreamChange]:
+    """A stream's audit trail, newest first (kept after the stream is removed)."""
     return StreamChange.objects.filter(stream_ref=stream.pk).select_related("actor")[:limit]
 
 
@@ -31,3 +33,8 @@ def stream_signing_keys(*, stream: Stream) -> list[SigningKey]:
         return signing_keys(stream.jwks)
     except NoUsableKey:
         return []
+
+
+def stream_jwks(*, stream_id: str) -> tuple[dict, object]:
+    """The stream's cached JWKS and when it was fetched, as stored now."""
+    return Stream.objects.values_list("jwks", "jwks_fetched_at").get(pk=stream_id)

@@ -20,6 +20,7 @@ from streams.discovery import (
     normalize_issuer,
 )
 from streams.models import ConfigMethod, Stream, StreamAction, StreamStatus, push_secret_hash
+from streams.push_secret import PUSH_SECRET_FIELDS, push_secret_replace
 from streams.ssf_client import ManagementError
 from streams.stream_management import (
     ManagementRequest,
@@ -240,18 +241,17 @@ def stream_delete(
 def stream_push_secret_rotate(*, stream: Stream, actor=None, actor_name: str | None = None) -> str:
     """Generate a new push authorization secret, store its hash and return it (shown once).
 
-    The transmitter must send the returned value, verbatim, as its `Authorization` header.
+    The transmitter must send the returned value, verbatim, as its `Authorization` header; the
+    previous secret keeps working for PUSH_SECRET_GRACE_SECONDS while it is reconfigured.
     """
     secret = "Bearer " + secrets.token_urlsafe(32)
-    stream.push_authorization_hash = push_secret_hash(secret)
-    stream.save(update_fields=["push_authorization_hash", "updated_at"])
+    push_secret_replace(stream, secret)
+    stream.save(update_fields=PUSH_SECRET_FIELDS)
     stream_change_record(
         stream=stream,
         action=StreamAction.ROTATE_PUSH_SECRET,
         actor=actor,
         actor_name=actor_name,
-        before=None,
-        after=None,
     )
     return secret
 
@@ -260,14 +260,14 @@ def stream_push_secret_rotate(*, stream: Stream, actor=None, actor_name: str | N
 def stream_push_secret_clear(*, stream: Stream, actor=None, actor_name: str | None = None) -> None:
     """Stop requiring an Authorization header on the stream's pushes."""
     stream.push_authorization_hash = ""
-    stream.save(update_fields=["push_authorization_hash", "updated_at"])
+    stream.previous_push_authorization_hash = ""
+    stream.previous_push_authorization_until = None
+    stream.save(update_fields=PUSH_SECRET_FIELDS)
     stream_change_record(
         stream=stream,
         action=StreamAction.CLEAR_PUSH_SECRET,
         actor=actor,
         actor_name=actor_name,
-        before=None,
-        after=None,
     )
 
 

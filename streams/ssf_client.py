@@ -92,9 +92,12 @@ def _bearer(credentials: Credentials, *, renew: bool = False) -> str:
     return credentials.token
 
 
+MAX_RETRY_AFTER_SECONDS = 86400
+
+
 def _retry_after(response: fetch.FetchedResponse) -> int | None:
     value = response.headers.get("Retry-After", "")
-    return int(value) if value.isdigit() else None
+    return min(int(value), MAX_RETRY_AFTER_SECONDS) if value.isdigit() else None
 
 
 class TransmitterClient:
@@ -123,12 +126,12 @@ class TransmitterClient:
         if params:
             url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
         for attempt in (1, 2):
-            sent = {
-                "Authorization": f"Bearer {_bearer(self.credentials, renew=attempt == 2)}",
-                "Accept": "application/json",
-                **(headers or {}),
-            }
             try:
+                sent = {
+                    "Authorization": f"Bearer {_bearer(self.credentials, renew=attempt == 2)}",
+                    "Accept": "application/json",
+                    **(headers or {}),
+                }
                 response = fetch.safe_request(method, url, json_body=body, headers=sent)
             except fetch.FetchError as exc:
                 raise ManagementError(str(exc)) from exc

@@ -26,8 +26,8 @@ from streams.models import (
     StreamAction,
     StreamManagement,
     StreamSubject,
-    push_secret_hash,
 )
+from streams.push_secret import PUSH_SECRET_FIELDS, push_secret_replace
 from streams.ssf_client import Credentials, ManagementError, TransmitterClient
 
 LEGACY_DELIVERY_METHODS = {
@@ -51,6 +51,14 @@ def push_endpoint_for(stream_id: str) -> str:
 
 
 def credentials_of(management: StreamManagement) -> Credentials:
+    """The stored credential, decrypted; ManagementError when DJANGO_SECRET_KEY changed."""
+    try:
+        return _decrypted(management)
+    except ValueError as exc:
+        raise ManagementError(f"The management credential cannot be read: {exc}") from exc
+
+
+def _decrypted(management: StreamManagement) -> Credentials:
     if management.auth_method == ManagementAuth.CLIENT_CREDENTIALS:
         return Credentials(
             auth_method=management.auth_method,
@@ -65,6 +73,7 @@ def credentials_of(management: StreamManagement) -> Credentials:
 
 
 def client_for(stream: Stream, credentials: Credentials | None = None) -> TransmitterClient:
+    """A management client for a stream we manage (its own credential unless one is given)."""
     if credentials is None:
         credentials = credentials_of(stream.management)
     return TransmitterClient(
@@ -83,6 +92,15 @@ def _delivery(method: str, stream_id: str) -> tuple[dict[str, Any], str | None]:
         "authorization_header": secret,
     }
     return body, secret
+
+
+def _without_secret(config: dict[str, Any]) -> dict[str, Any]:
+    """The transmitter's view of the stream minus the push secret it echoes (kept hashed only)."""
+    delivery = config.get("delivery")
+    if isinstance(delivery, dict) and "authorization_header" in delivery:
+        config = {**config, "delivery": {k: v for k, v in delivery.items()
+                                         if k != "authorization_header"}}  # fmt: skip
+    return config
 
 
 def _delivery_of(config: dict[str, Any]) -> tuple[str, str]:
@@ -138,7 +156,7 @@ def management_row(
         delivery_method=method,
         delivery_endpoint=endpoint,
         events_requested=request.events_requested,
-        remote_config=config,
+        remote_config=_without_secret(config),
         auth_method=credentials.auth_method,
         encrypted_token=encrypt(credentials.token) if credentials.token else "",
         token_url=credentials.token_url,
@@ -152,6 +170,9 @@ def management_row(
 
 
 def _contact(management: StreamManagement, **fields) -> None:
+    """Record that the transmitter answered (and what changed); clears a previous failure."""
+    if "remote_config" in fields:
+        fields["remote_config"] = _without_secret(fields["remote_config"])
     fields |= {"last_contact_at": timezone.now(), "last_error": "", "last_error_at": None}
     StreamManagement.objects.filter(pk=management.pk).update(**fields)
     for name, value in fields.items():
@@ -159,6 +180,7 @@ def _contact(management: StreamManagement, **fields) -> None:
 
 
 def _failed(management: StreamManagement, exc: ManagementError) -> ManagementError:
+    """Record that the transmitter failed us (the list flags the stream); returns `exc`."""
     StreamManagement.objects.filter(pk=management.pk).update(
         last_error=str(exc)[:500], last_error_at=timezone.now()
     )
@@ -170,7 +192,8 @@ def _call(stream: Stream, method: str, *args):
     """Call `client.<method>(*args)`; record a failure on the stream (flagged on the list)."""
     management = stream.management
     try:
-        return management, getattr(client_for(stream), method)(*args)
+        client = client_for(stream)
+        return management, getattr(client, method)(*args)
     except ManagementError as exc:
         raise _failed(management, exc) from exc
 
@@ -220,11 +243,24 @@ def stream_remote_replace(*, stream: Stream, actor=None) -> None:
     management, config = _call(stream, "change_stream", "PUT", body)
     with transaction.atomic():
         if secret is not None:
-            Stream.objects.filter(pk=stream.pk).update(
-                push_authorization_hash=push_secret_hash(secret), updated_at=timezone.now()
-            )
+            locked = Stream.objects.select_for_update().get(pk=stream.pk)
+            push_secret_replace(locked, secret)
+            locked.save(update_fields=PUSH_SECRET_FIELDS)
         _contact(management, **({"remote_config": config} if config else {}))
         stream_change_record(stream=stream, action=StreamAction.REPLACE_REMOTE, actor=actor)
+
+
+def stream_remote_change(
+    *, stream: Stream, events_requested: list[str], replace: bool, actor=None
+) -> None:
+    """What Edit does at the transmitter: update the events requested (PATCH), or replace the
+    whole configuration with them (PUT)."""
+    if replace:
+        StreamManagement.objects.filter(pk=stream.pk).update(events_requested=events_requested)
+        stream.management.events_requested = events_requested
+        stream_remote_replace(stream=stream, actor=actor)
+    else:
+        stream_remote_update(stream=stream, events_requested=events_requested, actor=actor)
 
 
 def stream_remote_delete(*, stream: Stream) -> None:
@@ -326,8 +362,9 @@ def stream_verification_confirm(*, stream_id: str, state: str) -> bool:
 
 
 def _min_interval(management: StreamManagement) -> int:
+    """The transmitter's min_verification_interval, within reason (at most a week)."""
     value = management.remote_config.get("min_verification_interval")
-    return value if isinstance(value, int) and value > 0 else 0
+    return min(value, 7 * 86400) if isinstance(value, int) and value > 0 else 0
 
 
 def _verification_interval(management: StreamManagement) -> timedelta:

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -86,7 +87,6 @@ class StreamEditView(ConsoleAccessMixin, View):
             initial |= {"issuer": stream.issuer, "jwks_url": stream.jwks_url}
         if hasattr(stream, "management"):
             initial["events_requested"] = stream.management.events_requested
-            _try(request, stream_management.stream_remote_refresh, stream=stream)
         form = _edit_form_class(stream)(initial=initial)
         return render(request, self.template_name, {"form": form, "stream": stream})
 
@@ -100,22 +100,20 @@ class StreamEditView(ConsoleAccessMixin, View):
             stream.refresh_from_db()
             return render(request, self.template_name, {"form": form, "stream": stream}, status=400)
         if hasattr(saved, "management"):
-            if form.cleaned_data.get("replace_at_transmitter"):
-                _try(
-                    request,
-                    stream_management.stream_remote_replace,
+            try:
+                stream_management.stream_remote_change(
                     stream=saved,
+                    events_requested=form.cleaned_data["events_requested"],
+                    replace=form.cleaned_data["replace_at_transmitter"],
                     actor=request.user,
                 )
-            else:
-                events = form.cleaned_data["events_requested"]
-                _try(
+            except ManagementError as exc:
+                messages.warning(
                     request,
-                    stream_management.stream_remote_update,
-                    stream=saved,
-                    events_requested=events,
-                    actor=request.user,
+                    f"Stream {saved.name!r} saved here, but the transmitter did not take the "
+                    f"change: {exc}",
                 )
+                return redirect("streams:stream_detail", pk=saved.pk)
         messages.success(request, f"Stream {saved.name!r} saved.")
         return redirect("streams:stream_detail", pk=saved.pk)
 
@@ -152,7 +150,10 @@ class _StreamStatusView(ConsoleAccessMixin, View):
         if request.htmx:
             return render(request, "streams/partials/_stream_row.html", {"stream": stream})
         messages.success(request, f"Stream {stream.name!r} {self.done}.")
-        return redirect(request.POST.get("next") or "streams:stream_list")
+        target = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            target = reverse("streams:stream_list")
+        return redirect(target)
 
 
 class StreamActivateView(_StreamStatusView):

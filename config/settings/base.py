@@ -26,6 +26,9 @@ SET_CLOCK_SKEW_SECONDS = env.int("SET_CLOCK_SKEW_SECONDS", default=300)
 JWKS_REFETCH_MIN_INTERVAL_SECONDS = env.int("JWKS_REFETCH_MIN_INTERVAL_SECONDS", default=30)
 REJECTED_SET_RETENTION_DAYS = env.int("REJECTED_SET_RETENTION_DAYS", default=14)
 REJECTED_SET_CAP_PER_STREAM = env.int("REJECTED_SET_CAP_PER_STREAM", default=1000)
+REJECTED_SET_MAX_PER_MINUTE = env.int("REJECTED_SET_MAX_PER_MINUTE", default=120)
+# After a push secret is rotated, the previous one is still accepted this long.
+PUSH_SECRET_GRACE_SECONDS = env.int("PUSH_SECRET_GRACE_SECONDS", default=600)
 SWEEP_PENDING_AFTER_SECONDS = env.int("SWEEP_PENDING_AFTER_SECONDS", default=30)
 
 # Streams managed at the transmitter (SSF stream management, verification, poll).
@@ -172,7 +175,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["common.api.permissions.ConsoleRolePermission"],
     "DEFAULT_THROTTLE_CLASSES": ["common.api.throttling.ApiRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["common.api.parsers.StrictJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "common.api.errors.okta_exception_handler",
     "UNAUTHENTICATED_USER": None,

@@ -21,3 +21,5 @@ OUTBOUND_READ_TIMEOUT = 1.0
 # Serve static files straight from static/ without collectstatic.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# Tests push many refused SETs within a minute; the flood cap has its own test.
+REJECTED_SET_MAX_PER_MINUTE = 1_000_000

@@ -23,6 +23,9 @@ DEFAULT_WINDOW = timedelta(days=7)
 MAX_KEYWORDS = 10
 MAX_KEYWORD_LENGTH = 40
 ASCENDING, DESCENDING = "ASCENDING", "DESCENDING"
+# Polling reads only records this much older than now: a record is stamped when its batch is
+# built and seen when that transaction commits, so a cursor past it must wait for it to land.
+POLL_SETTLE = timedelta(seconds=5)
 
 # `target.id` is the record's first target (the user, device or provider) or its entity.
 LOG_FILTER_FIELDS = {
@@ -135,7 +138,8 @@ class LogEventOutput(serializers.Serializer):
 @extend_schema(tags=["System Log"])
 class LogListApi(ManagementApi):
     """One page of System Log records; ASCENDING without `until` is Okta's polling mode, whose
-    answer always has a `next` link (poll it for records that arrive later)."""
+    answer always has a `next` link (poll it for records that arrive later) and leaves out the
+    last POLL_SETTLE seconds, so no record still being committed is skipped."""
 
     @extend_schema(
         operation_id="listLogEvents",
@@ -159,19 +163,20 @@ class LogListApi(ManagementApi):
         except FilterError as exc:
             raise invalid_search(exc) from exc
         ascending = params.get("sortOrder", ASCENDING) == ASCENDING
+        polling = ascending and "until" not in params
         after = params.get("after", "")
         try:
             records, next_after = log_events_page(
                 where=where,
                 since=params.get("since", timezone.now() - DEFAULT_WINDOW),
-                until=params.get("until"),
+                until=timezone.now() - POLL_SETTLE if polling else params.get("until"),
                 after=after,
                 limit=params.get("limit", DEFAULT_LIMIT),
                 ascending=ascending,
             )
         except BadCursor as exc:
             raise serializers.ValidationError({"after": [str(exc)]}) from exc
-        if next_after is None and ascending and "until" not in params:
+        if next_after is None and polling:
             next_after = encode_cursor(records[-1]) if records else after
         response = Response(LogEventOutput(records, many=True).data)
         response["Link"] = link_header(request, after=next_after)

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import time
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -191,7 +192,7 @@ def pending_policy_actions_sweep(*, older_than_seconds: int = 300) -> int:
     """Re-enqueue actions left PENDING (a broker outage when they were made); returns how many."""
     from risk.services.entity_risk import policy_actions_enqueue
 
-    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     ids = list(
         PolicyAction.objects.filter(status=ActionStatus.PENDING, created_at__lt=cutoff).values_list(
             "pk", flat=True

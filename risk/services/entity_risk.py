@@ -89,6 +89,7 @@ def policy_actions_enqueue(action_ids: list[int]) -> None:
 
 
 def entity_group_ids(entity_ids: list[str]) -> dict[str, set[int]]:
+    """The directory groups of each entity, in one query (for the policy's conditions)."""
     through = Entity.groups.through
     groups: dict[str, set[int]] = {pk: set() for pk in entity_ids}
     for entity_id, group_id in through.objects.filter(entity_id__in=entity_ids).values_list(

@@ -21,10 +21,19 @@ def _check_outbound_url(url: str, field: str) -> str:
     return url.strip()
 
 
+def _unique_name(model, name: str, *, exclude_pk=None) -> str:
+    name = name.strip()
+    if model.objects.filter(name=name).exclude(pk=exclude_pk).exists():
+        raise ValidationError({"name": f"{name!r} is taken already."})
+    return name
+
+
 def connected_app_create(*, name: str, revocation_endpoint: str, token: str) -> ConnectedApp:
     """Add an app for Universal Logout; its bearer token is kept encrypted, never shown again."""
+    if not token:
+        raise ValidationError({"token": "The app's bearer token is required."})
     return ConnectedApp.objects.create(
-        name=name.strip(),
+        name=_unique_name(ConnectedApp, name),
         revocation_endpoint=_check_outbound_url(revocation_endpoint, "revocation_endpoint"),
         encrypted_token=encrypt(token),
     )
@@ -34,7 +43,7 @@ def connected_app_update(
     *, app: ConnectedApp, name: str, revocation_endpoint: str, active: bool, token: str = ""
 ) -> ConnectedApp:
     """Change an app; an empty token keeps the current one."""
-    app.name = name.strip()
+    app.name = _unique_name(ConnectedApp, name, exclude_pk=app.pk)
     app.revocation_endpoint = _check_outbound_url(revocation_endpoint, "revocation_endpoint")
     app.active = active
     if token:
@@ -52,7 +61,9 @@ def workflow_create(*, name: str, url: str) -> tuple[Workflow, str]:
     """Add a workflow webhook and return it with its signing secret (shown once)."""
     secret = secrets.token_urlsafe(32)
     workflow = Workflow.objects.create(
-        name=name.strip(), url=_check_outbound_url(url, "url"), encrypted_secret=encrypt(secret)
+        name=_unique_name(Workflow, name),
+        url=_check_outbound_url(url, "url"),
+        encrypted_secret=encrypt(secret),
     )
     return workflow, secret
 
@@ -90,7 +101,7 @@ def policy_rule_save(
             priority = (last or 0) + 1
     if priority is not None:
         rule.priority = priority
-    rule.name, rule.active = name.strip(), active
+    rule.name, rule.active = _unique_name(PolicyRule, name, exclude_pk=rule.pk), active
     if not rule.is_catch_all:
         rule.risk_level = risk_level
         rule.detection_types = list(detection_types or [])
@@ -107,6 +118,7 @@ def policy_rule_save(
 
 
 def policy_rule_delete(*, rule: PolicyRule) -> None:
+    """Remove a rule; the catch-all rule cannot be removed."""
     if rule.is_catch_all:
         raise ValidationError("The catch-all rule cannot be removed.")
     rule.delete()

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -316,7 +316,7 @@ def _finish(batch: Batch, events: list[SecurityEvent]) -> None:
         .values("stream_id")
         .annotate(last=Max("received_at"))
     )
-    for row in latest:
+    for row in latest.order_by("stream_id"):  # in id order: concurrent drains cannot deadlock
         Stream.objects.filter(pk=row["stream_id"]).exclude(
             last_set_received_at__gte=row["last"]
         ).update(last_set_received_at=row["last"])
@@ -332,7 +332,16 @@ def security_events_process_batch(events: list[SecurityEvent]) -> None:
 
 
 # Errors that one bad SET (or a bug it triggers) can raise; they must not block the others.
-PROCESSING_ERRORS = (DatabaseError, ValueError, TypeError, KeyError, AttributeError)
+# OperationalError (a deadlock, a lost connection) is not one: the batch is rolled back and
+# stays PENDING for the next drain.
+PROCESSING_ERRORS = (
+    DatabaseError,
+    ValueError,
+    TypeError,
+    KeyError,
+    AttributeError,
+    ArithmeticError,
+)
 
 
 def _process_claimed(events: list[SecurityEvent]) -> None:
@@ -341,12 +350,16 @@ def _process_claimed(events: list[SecurityEvent]) -> None:
         with transaction.atomic():
             security_events_process_batch(events)
         return
+    except OperationalError:
+        raise
     except PROCESSING_ERRORS:
         logger.exception("A batch of %d SETs failed; processing them one by one", len(events))
     for event in events:
         try:
             with transaction.atomic():
                 security_events_process_batch([event])
+        except OperationalError:
+            raise
         except PROCESSING_ERRORS:
             logger.exception(
                 "SET %s (stream %s) could not be processed", event.pk, event.stream_ref

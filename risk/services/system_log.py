@@ -30,6 +30,7 @@ EVENT_TYPES = [
 
 
 def system_actor() -> dict[str, Any]:
+    """The receiver itself as a LogEvent actor (processing, policy actions)."""
     return {
         "id": "system",
         "type": "SystemPrincipal",
@@ -39,6 +40,7 @@ def system_actor() -> dict[str, Any]:
 
 
 def stream_actor(*, stream_ref: str, name: str, issuer: str) -> dict[str, Any]:
+    """A stream as a LogEvent actor (Okta's SecurityEventProvider)."""
     return {
         "id": stream_ref,
         "type": "SecurityEventProvider",
@@ -48,6 +50,7 @@ def stream_actor(*, stream_ref: str, name: str, issuer: str) -> dict[str, Any]:
 
 
 def admin_actor(*, user=None, name: str = "") -> dict[str, Any]:
+    """An admin (or, without a user, a named operator such as a command) as an actor."""
     if user is None:
         return {"id": name or "system", "type": "SystemPrincipal", "alternateId": name,
                 "displayName": name}  # fmt: skip
@@ -60,6 +63,7 @@ def admin_actor(*, user=None, name: str = "") -> dict[str, Any]:
 
 
 def entity_target(entity: Entity) -> dict[str, Any]:
+    """A user or device as a LogEvent target."""
     return {
         "id": entity.id,
         "type": "User" if entity.kind == EntityKind.USER else "Device",
@@ -109,10 +113,12 @@ def log_event(
 
 
 def security_event_url(security_event_id: int) -> str:
+    """The console page of a stored SET, linked from its records."""
     return reverse("events:security_event_detail", args=[security_event_id])
 
 
 def stream_change_log_event(change: StreamChange) -> LogEvent:
+    """The unsaved System Log record of one stream change, with the admin as actor."""
     target = [{"id": change.stream_ref, "type": "SecurityEventProvider",
                "alternateId": (change.after or change.before or {}).get("issuer", ""),
                "displayName": change.stream_name}]  # fmt: skip
@@ -121,9 +127,13 @@ def stream_change_log_event(change: StreamChange) -> LogEvent:
         display_message=f"{change.get_action_display()} security events provider",
         actor=admin_actor(user=change.actor, name=change.actor_name),
         target=target,
-        debug_data={"change": change.action, "before": change.before, "after": change.after},
+        debug_data={
+            "change": change.action,
+            "before": change.before,
+            "after": change.after,
+            "changedAt": change.created_at.isoformat(),
+        },
         stream_ref=change.stream_ref,
-        published=change.created_at,
         stream_change_id=change.pk,
     )
 

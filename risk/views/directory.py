@@ -11,8 +11,6 @@ from risk import selectors
 from risk.forms import CsvImportForm, EntityForm
 from risk.services.directory import entities_import_csv, entity_create
 
-CSV_MAX_BYTES = 5 * 1024 * 1024
-
 
 class EntityListView(ConsoleAccessMixin, TemplateView):
     template_name = "risk/entity_list.html"
@@ -52,14 +50,5 @@ class EntityImportView(ConsoleAccessMixin, View):
         form = CsvImportForm(request.POST, request.FILES)
         if not form.is_valid():
             return render(request, self.template_name, {"form": form}, status=400)
-        upload = form.cleaned_data["file"]
-        if upload.size > CSV_MAX_BYTES:
-            form.add_error("file", f"The file is larger than {CSV_MAX_BYTES} bytes.")
-            return render(request, self.template_name, {"form": form}, status=400)
-        try:
-            text = upload.read().decode("utf-8-sig")
-        except UnicodeDecodeError:
-            form.add_error("file", "The file is not UTF-8 text.")
-            return render(request, self.template_name, {"form": form}, status=400)
-        result = entities_import_csv(text=text)
+        result = entities_import_csv(text=form.cleaned_data["file"])
         return render(request, self.template_name, {"form": CsvImportForm(), "result": result})

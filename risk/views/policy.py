@@ -151,12 +151,11 @@ class ConnectedAppFormView(ConsoleAccessMixin, View):
             data = form.cleaned_data
             try:
                 if app is None:
-                    if not data["token"]:
-                        raise ValidationError({"token": "The app's bearer token is required."})
                     policy_config.connected_app_create(
-                        name=data["name"], revocation_endpoint=data["revocation_endpoint"],
+                        name=data["name"],
+                        revocation_endpoint=data["revocation_endpoint"],
                         token=data["token"],
-                    )  # fmt: skip
+                    )
                 else:
                     policy_config.connected_app_update(app=app, **data)
                 messages.success(request, f"App {data['name']!r} saved.")

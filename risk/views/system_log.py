@@ -1,7 +1,5 @@
 """Reports > System Log: newest first, filtered, keyset-paginated, each record's JSON at hand."""
 
-from datetime import UTC
-
 from django.db.models import Q
 from django.views.generic import TemplateView
 
@@ -33,10 +31,6 @@ def _where(data: dict) -> Q:
     return where
 
 
-def _aware(value):
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
-
-
 class SystemLogView(ConsoleAccessMixin, TemplateView):
     """The System Log; htmx "Load more" gets only the next rows (a partial)."""
 
@@ -51,8 +45,8 @@ class SystemLogView(ConsoleAccessMixin, TemplateView):
         try:
             records, next_cursor = selectors.log_events_page(
                 where=_where(data),
-                since=_aware(data.get("since")),
-                until=_aware(data.get("until")),
+                since=data.get("since"),
+                until=data.get("until"),
                 after=self.request.GET.get("after", ""),
                 limit=PAGE_SIZE,
             )

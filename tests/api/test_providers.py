@@ -216,3 +216,9 @@ def test_delete_of_a_managed_stream_the_transmitter_refuses_is_502(api, stream, 
     (cause,) = assert_okta_error(api.delete(f"{PROVIDERS}/{stream.pk}"), 502, "E0000009")
     assert "500" in cause
     assert Stream.objects.filter(pk=stream.pk).exists()
+
+
+def test_lone_surrogates_in_a_body_are_a_400_not_a_500(api):
+    body = b'{"name": "\\ud800", "type": "x", "settings": {"issuer": "a", "jwks_url": "b"}}'
+    response = api.post(PROVIDERS, body, content_type="application/json")
+    assert_okta_error(response, 400, "E0000003")

@@ -8,6 +8,7 @@ import pytest
 from django.conf import settings
 
 from events.models import RejectedSecurityEvent, SecurityEvent, SecurityEventStatus
+from streams.models import Stream
 from streams.services import stream_deactivate, stream_push_secret_rotate
 from tests import keys
 from tests.servers import free_port
@@ -209,10 +210,28 @@ def test_unknown_kid_refetches_once_then_is_invalid_key(stream, transmitter, pus
     jwks_requests = len(transmitter.server.requests_to("/jwks.json"))
     assert_error(push(transmitter.make_set(header={"kid": "nope"})), "invalid_key", "nope")
     assert len(transmitter.server.requests_to("/jwks.json")) == jwks_requests + 1
-    # Rate-limited: a second unknown kid right away does not fetch again.
-    RejectedSecurityEvent.objects.all().delete()
-    assert_error(push(transmitter.make_set(header={"kid": "nope-2"})), "invalid_key")
+    # Within the refetch interval an unknown kid does not fetch again, and is not refused for
+    # good either: the transmitter may have just rotated its keys, so it is told to retry.
+    response = push(transmitter.make_set(header={"kid": "nope-2"}))
+    assert response.status_code == 503
+    assert int(response["Retry-After"]) > 0
     assert len(transmitter.server.requests_to("/jwks.json")) == jwks_requests + 1
+
+
+def test_rotation_refetched_by_another_process_is_seen_at_once(
+    stream, transmitter, rotated_rsa_key, push
+):
+    from django.utils import timezone
+
+    push(transmitter.make_set())  # this process now caches the stream with the old keys
+    Stream.objects.filter(pk=stream.pk).update(
+        jwks=keys.public_jwks(rotated_rsa_key),
+        jwks_fetched_at=timezone.now(),
+        jwks_refetch_attempted_at=timezone.now(),  # the other process holds the refetch
+    )
+    before = len(transmitter.server.requests_to("/jwks.json"))
+    assert push(transmitter.make_set(key=rotated_rsa_key)).status_code == 202
+    assert len(transmitter.server.requests_to("/jwks.json")) == before
 
 
 def test_key_rotation_is_accepted_after_one_refetch(stream, transmitter, rotated_rsa_key, push):
@@ -273,6 +292,20 @@ def test_push_secret_is_required_when_set(stream, make_set, push):
     assert push(make_set(), HTTP_AUTHORIZATION=secret).status_code == 202
 
 
+def test_previous_push_secret_works_for_a_grace_period_after_rotation(stream, make_set, push):
+    import time_machine
+    from django.utils import timezone
+
+    old = stream_push_secret_rotate(stream=stream)
+    new = stream_push_secret_rotate(stream=Stream.objects.get())
+    assert push(make_set(), HTTP_AUTHORIZATION=new).status_code == 202
+    assert push(make_set(), HTTP_AUTHORIZATION=old).status_code == 202
+    with time_machine.travel(timezone.now() + timezone.timedelta(minutes=11)):
+        assert push(make_set(), HTTP_AUTHORIZATION=new).status_code == 202
+        refused = push(make_set(), HTTP_AUTHORIZATION=old)
+        assert (refused.status_code, refused.json()["err"]) == (400, "authentication_failed")
+
+
 # --- sizes and robustness ----------------------------------------------------------------------
 
 
@@ -326,3 +359,37 @@ def test_rejected_sets_are_pruned_by_age_and_per_stream_cap(stream, make_set, pu
     assert rejected_security_events_prune() == 3
     assert list(RejectedSecurityEvent.objects.order_by("-id")) == newest
     assert rejected_security_events_prune() == 0
+
+
+def test_lone_surrogates_are_invalid_request_not_500(stream, transmitter, push):
+    header = keys.b64(b'{"alg":"RS256","kid":"rsa-1","typ":"secevent+jwt"}')
+    for payload in (b'{"iss":"\\ud800"}', b'{"iss":"x","jti":"\\udfff"}'):
+        assert_error(push(f"{header}.{keys.b64(payload)}.c2ln"), "invalid_request", "Unicode")
+    claims = transmitter.claims(txn="\ud800")
+    assert_error(push(keys.sign(claims, transmitter.key)), "invalid_request", "Unicode")
+
+
+def test_replayed_verification_set_is_accepted_after_its_state_was_used(
+    stream, transmitter, push, django_capture_on_commit_callbacks
+):
+    from streams.models import StreamManagement
+
+    StreamManagement.objects.create(
+        stream=stream, remote_stream_id="r1", delivery_method="urn:ietf:rfc:8935",
+        delivery_endpoint="x", auth_method="STATIC_TOKEN", verification_state="s-1",
+    )  # fmt: skip
+    verification = "https://schemas.openid.net/secevent/ssf/event-type/verification"
+    token = transmitter.make_set(events={verification: {"state": "s-1"}})
+    with django_capture_on_commit_callbacks(execute=True):
+        assert push(token).status_code == 202
+    assert StreamManagement.objects.get().verified_at is not None  # the state is used up
+    assert push(token).status_code == 202  # RFC 8935 §2.3: answered as the first time
+    again = push(transmitter.make_set(events={verification: {"state": "s-1"}}))  # a new jti
+    assert (again.status_code, json.loads(again.content)["err"]) == (400, "invalid_state")
+
+
+def test_a_flood_of_bad_sets_stores_at_most_the_per_minute_cap(stream, make_set, push, settings):
+    settings.REJECTED_SET_MAX_PER_MINUTE = 5
+    for _ in range(12):
+        assert push(make_set(aud="https://nobody.example")).status_code == 400
+    assert RejectedSecurityEvent.objects.filter(stream=stream).count() == 5

@@ -10,7 +10,6 @@ from risk.models import Entity, EntityKind, LogEvent, RiskChange, RiskLevel
 from risk.services.directory import entity_create
 from risk.services.processing import security_events_process_pending
 from risk.services.system_log import RECEIVE_EVENT, RISK_CHANGE
-from tests import keys
 
 pytestmark = pytest.mark.django_db
 
@@ -206,11 +205,14 @@ def test_device_only_subject_changes_the_device(deliver):
     assert Entity.objects.get(pk=laptop.pk).risk_level == RiskLevel.HIGH
 
 
-def test_critical_subject_member_we_cannot_process_discards_the_event(alice, stream, deliver):
-    stream.metadata = {**stream.metadata, "critical_subject_members": ["tenant_x"]}
+@pytest.mark.parametrize("member", ["tenant_x", "session"])
+def test_critical_subject_member_we_cannot_process_discards_the_event(
+    alice, stream, deliver, member
+):
+    stream.metadata = {**stream.metadata, "critical_subject_members": [member]}
     stream.save()
     subject = {"format": "complex", "user": {"format": "email", "email": "alice@example.com"},
-               "tenant_x": {"format": "opaque", "id": "t"}}  # fmt: skip
+               member: {"format": "opaque", "id": "t"}}  # fmt: skip
     deliver(USER_RISK, high(), sub_id=subject)
     assert "critical subject member" in LogEvent.objects.get().outcome_reason
     assert Entity.objects.get(pk=alice.pk).risk_level == RiskLevel.NONE
@@ -246,5 +248,13 @@ def test_removed_stream_keeps_its_sets_and_log_readable(alice, stream, deliver):
     assert RiskChange.objects.get().stream_ref == stream_id
 
 
-def test_make_set_default_subject_is_alice():
-    assert keys.set_claims()["sub_id"]["email"] == "alice@example.com"
+def test_absurd_timestamps_and_shapes_neither_stop_processing_nor_fail_it(alice, deliver):
+    deliver(USER_RISK, high(event_timestamp=10**400), toe=10**400)
+    deliver(CAEP + "device-compliance-change", {"previous_status": ["compliant"],
+                                                "current_status": {"x": 1}})  # fmt: skip
+    deliver(USER_RISK, {"current_level": "low"})
+    statuses = list(SecurityEvent.objects.order_by("id").values_list("status", flat=True))
+    assert statuses == [SecurityEventStatus.PROCESSED, SecurityEventStatus.IGNORED,
+                        SecurityEventStatus.PROCESSED]  # fmt: skip
+    assert "unknown value" in LogEvent.objects.filter(outcome_result="FAILURE").get().outcome_reason
+    assert Entity.objects.get(pk=alice.pk).risk_level == RiskLevel.LOW

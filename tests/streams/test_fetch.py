@@ -117,3 +117,18 @@ def test_redirect_loops_are_bounded(settings, server):
     with pytest.raises(fetch.FetchError, match="redirected more than 2"):
         fetch.fetch_json(server.url("/loop"))
     assert len(server.requests_to("/loop")) == 3
+
+
+def test_credentials_are_not_forwarded_to_another_host(server):
+    other = LocalHTTPServer().start()
+    try:
+        other.route("GET", "/landing", json_body={})
+        server.route("GET", "/same", status=302, headers={"Location": "/here"})
+        server.route("GET", "/here", json_body={})
+        server.route("GET", "/away", status=302, headers={"Location": other.url("/landing")})
+        fetch.safe_request("GET", server.url("/same"), headers={"Authorization": "Bearer t"})
+        assert server.requests_to("/here")[0].headers["Authorization"] == "Bearer t"
+        fetch.safe_request("GET", server.url("/away"), headers={"Authorization": "Bearer t"})
+        assert "Authorization" not in other.requests_to("/landing")[0].headers
+    finally:
+        other.stop()

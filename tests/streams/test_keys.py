@@ -28,3 +28,13 @@ def test_unusable_keys_are_skipped_when_a_usable_one_exists(rsa_key):
     jwks = keys.public_jwks(rsa_key)
     jwks["keys"].insert(0, {"kty": "oct", "k": "c2VjcmV0"})
     assert [k.kid for k in signing_keys(jwks)] == ["rsa-1"]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [{"key_ops": 5}, {"alg": ["RS256"]}, {"use": ["sig"]}, {"kty": ["RSA"]}, {"crv": {"x": 1}}],
+)
+def test_an_odd_key_is_skipped_not_fatal(rsa_key, odd):
+    jwks = keys.public_jwks(rsa_key)
+    jwks["keys"].append({**keys.generate_ec("odd").export_public(as_dict=True), **odd})
+    assert [k.kid for k in signing_keys(jwks)] == ["rsa-1"]

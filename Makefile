@@ -6,10 +6,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test lint fmt worker beat bench clean
+.PHONY: help run demo test lint fmt worker beat bench bench-pipeline clean
 
 help: ## List the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
 
 $(VENV)/.runtime: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,9 @@ beat: $(VENV)/.runtime ## Celery beat: the pending-SET sweeper and the rejected-
 
 bench: $(VENV)/.dev ## Ingest benchmark: our endpoint against a bare DRF view (PostgreSQL, Redis, gunicorn)
 	$(BIN)/python bench/ingest.py
+
+bench-pipeline: $(VENV)/.dev ## Pipeline benchmark: SETs/s processed at fixed push rates, receipt-to-risk p50/p99
+	$(BIN)/python bench/pipeline.py
 
 clean: ## Remove the venv, the SQLite database and caches
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache

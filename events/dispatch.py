@@ -86,3 +86,20 @@ def keep_processing_request() -> None:
         _redis().set(DRAIN_REQUESTED_KEY, "1", px=DRAIN_REQUESTED_TTL_MS)
     except RedisError as exc:
         logger.warning("Could not hold the drain flag (%s)", type(exc).__name__)
+
+
+SECOND_DRAIN_KEY = "ssf:events:second-drain-requested"
+
+
+def request_second_drain() -> None:
+    """A drain that finds a backlog (a full batch) asks for one more drain, at most every
+    DRAIN_REQUESTED_TTL_MS, so two workers share it (SKIP LOCKED keeps them apart)."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return
+    from risk.tasks import process_pending_security_events
+
+    try:
+        if _redis().set(SECOND_DRAIN_KEY, "1", nx=True, px=DRAIN_REQUESTED_TTL_MS):
+            process_pending_security_events.apply_async(retry=False)
+    except (BrokerError, RedisError) as exc:
+        logger.warning("No second drain: %s", type(exc).__name__)

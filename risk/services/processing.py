@@ -23,6 +23,7 @@ from events.dispatch import (
     clear_processing_request,
     keep_processing_request,
     request_processing,
+    request_second_drain,
 )
 from events.models import SecurityEvent, SecurityEventStatus
 from risk import mapping
@@ -37,6 +38,7 @@ from risk.models import (
     RiskChange,
     RiskSource,
 )
+from risk.services.bulk_write import entities_risk_save, log_events_insert
 from risk.services.entity_risk import (
     entity_group_ids,
     policy_actions_enqueue,
@@ -62,8 +64,6 @@ BATCH_SIZE = 200
 GATHER_SECONDS = 0.1
 # A drain under constant load hands over after this long, so other tasks get a worker.
 DRAIN_MAX_SECONDS = 10.0
-ENTITY_FIELDS = ["risk_level", "risk_reason", "risk_updated_at", "risk_observed_at",
-                 "risk_stream_ref"]  # fmt: skip
 
 
 @dataclass
@@ -303,8 +303,8 @@ def _finish(batch: Batch, events: list[SecurityEvent]) -> None:
             batch.logs += logs
             actions += fired
         PolicyAction.objects.bulk_create(actions)
-    Entity.objects.bulk_update(batch.modified.values(), ENTITY_FIELDS)
-    LogEvent.objects.bulk_create(batch.logs)
+    entities_risk_save(batch.modified.values())
+    log_events_insert(batch.logs)
     now = timezone.now()
     by_status = defaultdict(list)
     for pk, status in batch.status.items():
@@ -384,6 +384,7 @@ def security_events_process_pending(*, batch_size: int = BATCH_SIZE) -> int:
             events = list(
                 SecurityEvent.objects.select_for_update(skip_locked=True)
                 .filter(status=SecurityEventStatus.PENDING)
+                .defer("raw")  # the token itself is not needed once verified
                 .order_by("id")[:batch_size]
             )
             if events:
@@ -402,5 +403,7 @@ def security_events_process_pending(*, batch_size: int = BATCH_SIZE) -> int:
             return total
         if not released:
             keep_processing_request()
+        if len(events) == batch_size:
+            request_second_drain()
         if len(events) < batch_size and not settings.CELERY_TASK_ALWAYS_EAGER:
             time.sleep(GATHER_SECONDS)  # let a few more arrive: fewer, larger batches

@@ -35,11 +35,13 @@ test: $(VENV)/.dev ## The whole suite against real PostgreSQL and Redis (started
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/pytest
 
-lint: $(VENV)/.dev ## ruff check and format check
+lint: $(VENV)/.dev ## ruff check and format check, mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 fmt: $(VENV)/.dev ## Format and autofix with ruff
 	$(BIN)/ruff format .

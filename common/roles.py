@@ -29,6 +29,7 @@ def user_role(user) -> Role | None:
     if not getattr(user, "is_authenticated", False) or not user.is_active:
         return None
     if not hasattr(user, "_console_role"):
+        role: Role | None
         if user.is_superuser:
             role = Role.SUPER_ADMIN
         else:

@@ -4,7 +4,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -21,7 +21,7 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 @transaction.atomic
-def admin_user_create(*, username: str, password: str, role: Role, email: str = ""):
+def admin_user_create(*, username: str, password: str, role: Role, email: str = "") -> User:
     """Create a console admin with `role`; a second call with the same username fails."""
     user_model = get_user_model()
     user = user_model.objects.create_user(
@@ -36,7 +36,7 @@ def admin_user_create(*, username: str, password: str, role: Role, email: str = 
 
 
 def api_token_create(
-    *, user, name: str, expires_at: datetime | None = None
+    *, user: User, name: str, expires_at: datetime | None = None
 ) -> tuple[ApiToken, str]:
     """Make a token acting as `user`; return it and its secret, which is shown once and not kept.
 

@@ -3,6 +3,7 @@
 import json
 import time
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -46,7 +47,7 @@ def security_event_store(*, verified: VerifiedSet, content_type_mislabelled: boo
     stream = verified.stream
     json_cast = "::jsonb" if connection.vendor == "postgresql" else ""
     as_db = connection.ops.adapt_datetimefield_value  # SQLite compares datetimes as text
-    params = [
+    params: list[Any] = [
         verified.jti, verified.event_type, verified.raw, json.dumps(verified.header),
         json.dumps(verified.claims), verified.kid, verified.alg, verified.typ_missing,
         content_type_mislabelled, as_db(timezone.now()), SecurityEventStatus.PENDING,
@@ -76,8 +77,9 @@ def security_event_receive(
     against the stream as it is now, so a cached copy never turns a good SET away nor lets a
     bad one in. A stream that changes again meanwhile is a 503: the transmitter retries.
     """
-    options = {"authorization": authorization, "check_authorization": check_authorization,
-               "stream_id": stream_id}  # fmt: skip
+    options: dict[str, Any] = {"authorization": authorization,
+                               "check_authorization": check_authorization,
+                               "stream_id": stream_id}  # fmt: skip
     store = {"content_type_mislabelled": content_type_mislabelled}
     try:
         verified = verify_set(raw, **options)
@@ -91,7 +93,7 @@ def security_event_receive(
     return verified
 
 
-def _receive_fresh(raw: str, options: dict, store: dict) -> VerifiedSet:
+def _receive_fresh(raw: str, options: dict[str, Any], store: dict[str, Any]) -> VerifiedSet:
     verified = verify_set(raw, fresh=True, **options)
     try:
         security_event_store(verified=verified, **store)

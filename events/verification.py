@@ -244,7 +244,8 @@ def _select_key(stream: Stream, kid: str | None, context: dict) -> SigningKey:
             raise _jwks_unavailable(context, JWKS_RETRY_AFTER_SECONDS) from exc
         raise SetError(SetErrorCode.INVALID_KEY, str(exc), **context) from exc
     if not refetched:
-        stream.jwks, stream.jwks_fetched_at = stream_jwks(stream_id=stream.pk)
+        jwks, fetched_at = stream_jwks(stream_id=stream.pk)
+        stream.jwks, stream.jwks_fetched_at = jwks, fetched_at
         key = _pick(_stream_keys(stream), kid)
         if key is None and kid is not None:
             raise _jwks_unavailable(context, settings.JWKS_REFETCH_MIN_INTERVAL_SECONDS)
@@ -464,7 +465,7 @@ def verify_set(
     """
     jws = parse_compact_jws(raw)
     issuer = jws.claims.get("iss")
-    jti = jws.claims.get("jti") if isinstance(jws.claims.get("jti"), str) else ""
+    jti = jws.claims["jti"] if isinstance(jws.claims.get("jti"), str) else ""
     if not isinstance(issuer, str) or not issuer:
         raise SetError(SetErrorCode.INVALID_REQUEST, "The SET has no iss claim.", jti=jti)
     stream, cached = _stream_for(issuer, fresh=fresh)

@@ -106,9 +106,10 @@ def resolve_allowed_address(host: str, port: int) -> str:
         raise Unreachable(f"The host {host} could not be resolved.") from exc
     refusals = []
     for _family, _type, _proto, _name, sockaddr in infos:
-        refusal = address_refusal(sockaddr[0], allow_insecure=_allow_insecure())
+        address = str(sockaddr[0])
+        refusal = address_refusal(address, allow_insecure=_allow_insecure())
         if refusal is None:
-            return sockaddr[0]
+            return address
         refusals.append(refusal)
     raise RefusedURL(f"Refused to connect to {host}: {refusals[0]}.")
 

@@ -1,5 +1,8 @@
 """Every read of streams for pages, the CLI and other apps."""
 
+from datetime import datetime
+from typing import Any
+
 from django.db.models import QuerySet
 
 from streams.discovery import normalize_issuer
@@ -35,6 +38,6 @@ def stream_signing_keys(*, stream: Stream) -> list[SigningKey]:
         return []
 
 
-def stream_jwks(*, stream_id: str) -> tuple[dict, object]:
+def stream_jwks(*, stream_id: str) -> tuple[dict[str, Any], datetime]:
     """The stream's cached JWKS and when it was fetched, as stored now."""
     return Stream.objects.values_list("jwks", "jwks_fetched_at").get(pk=stream_id)

@@ -2,6 +2,7 @@
 
 import secrets
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -10,6 +11,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from common.tasks import enqueue_on_commit
+from common.types import Actor
 from streams.audit import stream_change_record, stream_snapshot
 from streams.discovery import (
     DiscoveryError,
@@ -67,7 +69,9 @@ def _check_issuer_free(issuer: str, *, exclude_id: str | None) -> None:
         raise ValidationError(f"The stream {other.name!r} already receives SETs from {issuer!r}.")
 
 
-def _apply_config(stream: Stream, method: str, config: TransmitterConfig, well_known_url: str):
+def _apply_config(
+    stream: Stream, method: str, config: TransmitterConfig, well_known_url: str
+) -> None:
     stream.config_method = method
     stream.well_known_url = well_known_url.strip() if method == ConfigMethod.WELL_KNOWN_URL else ""
     stream.issuer = config.issuer
@@ -78,7 +82,7 @@ def _apply_config(stream: Stream, method: str, config: TransmitterConfig, well_k
     stream.jwks_fetched_at = timezone.now()
 
 
-def _save_unique(stream: Stream, **kwargs) -> None:
+def _save_unique(stream: Stream, **kwargs: Any) -> None:
     """Save; a name or issuer taken meanwhile by a concurrent save is a ValidationError too."""
     try:
         with transaction.atomic():
@@ -98,7 +102,7 @@ def stream_create(
     provider_type: str = "ssf",
     strict_claims: bool = False,
     management: ManagementRequest | None = None,
-    actor=None,
+    actor: Actor = None,
     actor_name: str | None = None,
 ) -> Stream:
     """Validate the transmitter (metadata, issuer, JWKS) and save the stream Active.
@@ -112,7 +116,7 @@ def stream_create(
     _check_issuer_free(config.issuer, exclude_id=None)
     stream = Stream(name=name, provider_type=provider_type or "ssf", strict_claims=strict_claims)
     _apply_config(stream, method, config, well_known_url)
-    remote = None
+    remote, push_secret = None, None
     if management is not None:
         if not (config.metadata or {}).get("configuration_endpoint"):
             raise DiscoveryError(
@@ -121,7 +125,7 @@ def stream_create(
             )
         try:
             remote, push_secret = remote_stream_create(
-                stream_id=stream.pk, issuer=config.issuer, metadata=config.metadata,
+                stream_id=stream.pk, issuer=config.issuer, metadata=config.metadata or {},
                 request=management, description=name,
             )  # fmt: skip
         except ManagementError as exc:
@@ -130,7 +134,7 @@ def stream_create(
             stream.push_authorization_hash = push_secret_hash(push_secret)
     with transaction.atomic():
         _save_unique(stream, force_insert=True)
-        if remote is not None:
+        if remote is not None and management is not None:
             try:
                 management_row(stream=stream, request=management, config=remote).save()
             except ManagementError as exc:
@@ -157,7 +161,7 @@ def stream_update(
     jwks_url: str = "",
     provider_type: str | None = None,
     strict_claims: bool | None = None,
-    actor=None,
+    actor: Actor = None,
     actor_name: str | None = None,
 ) -> Stream:
     """Revalidate the transmitter exactly as `stream_create` does and save the changes."""
@@ -184,7 +188,13 @@ def stream_update(
     return stream
 
 
-def _set_status(stream: Stream, status: StreamStatus, action: StreamAction, actor, actor_name):
+def _set_status(
+    stream: Stream,
+    status: StreamStatus,
+    action: StreamAction,
+    actor: Actor,
+    actor_name: str | None,
+) -> Stream:
     with transaction.atomic():
         locked = Stream.objects.select_for_update().get(pk=stream.pk)
         if locked.status == status:
@@ -205,18 +215,26 @@ def _set_status(stream: Stream, status: StreamStatus, action: StreamAction, acto
     return stream
 
 
-def stream_activate(*, stream: Stream, actor=None, actor_name: str | None = None) -> Stream:
+def stream_activate(
+    *, stream: Stream, actor: Actor = None, actor_name: str | None = None
+) -> Stream:
     """Accept SETs from the stream again; activating an Active stream changes nothing."""
     return _set_status(stream, StreamStatus.ACTIVE, StreamAction.ACTIVATE, actor, actor_name)
 
 
-def stream_deactivate(*, stream: Stream, actor=None, actor_name: str | None = None) -> Stream:
+def stream_deactivate(
+    *, stream: Stream, actor: Actor = None, actor_name: str | None = None
+) -> Stream:
     """Refuse the stream's SETs (access_denied) until it is activated; a repeat changes nothing."""
     return _set_status(stream, StreamStatus.INACTIVE, StreamAction.DEACTIVATE, actor, actor_name)
 
 
 def stream_delete(
-    *, stream: Stream, at_transmitter: bool = True, actor=None, actor_name: str | None = None
+    *,
+    stream: Stream,
+    at_transmitter: bool = True,
+    actor: Actor = None,
+    actor_name: str | None = None,
 ) -> None:
     """Remove the stream; its audit trail and other apps' records of its events stay.
 
@@ -238,7 +256,9 @@ def stream_delete(
 
 
 @transaction.atomic
-def stream_push_secret_rotate(*, stream: Stream, actor=None, actor_name: str | None = None) -> str:
+def stream_push_secret_rotate(
+    *, stream: Stream, actor: Actor = None, actor_name: str | None = None
+) -> str:
     """Generate a new push authorization secret, store its hash and return it (shown once).
 
     The transmitter must send the returned value, verbatim, as its `Authorization` header; the
@@ -257,7 +277,9 @@ def stream_push_secret_rotate(*, stream: Stream, actor=None, actor_name: str | N
 
 
 @transaction.atomic
-def stream_push_secret_clear(*, stream: Stream, actor=None, actor_name: str | None = None) -> None:
+def stream_push_secret_clear(
+    *, stream: Stream, actor: Actor = None, actor_name: str | None = None
+) -> None:
     """Stop requiring an Authorization header on the stream's pushes."""
     stream.push_authorization_hash = ""
     stream.previous_push_authorization_hash = ""

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from common.crypto import decrypt, encrypt
+from common.types import Actor
 from streams.audit import stream_change_record
 from streams.models import (
     DeliveryMethod,
@@ -47,7 +48,7 @@ class ManagementRequest:
 
 def push_endpoint_for(stream_id: str) -> str:
     """Our per-stream push endpoint (SSF §6.1.1: unique per stream), given to the transmitter."""
-    return settings.SITE_URL + reverse("events:security_event_push_stream", args=[stream_id])
+    return str(settings.SITE_URL) + reverse("events:security_event_push_stream", args=[stream_id])
 
 
 def credentials_of(management: StreamManagement) -> Credentials:
@@ -104,7 +105,9 @@ def _without_secret(config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _delivery_of(config: dict[str, Any]) -> tuple[str, str]:
-    delivery = config.get("delivery") if isinstance(config.get("delivery"), dict) else {}
+    delivery = config.get("delivery")
+    if not isinstance(delivery, dict):
+        delivery = {}
     method = delivery.get("method", "")
     method = LEGACY_DELIVERY_METHODS.get(method, method)
     if method not in DeliveryMethod.values:
@@ -139,8 +142,8 @@ def remote_stream_create(
         if not existing:
             raise
         remote_id = existing[0]["stream_id"]
-        config = client.change_stream("PATCH", {"stream_id": remote_id, **body})
-        config = config or client.read_stream(remote_id)
+        patched = client.change_stream("PATCH", {"stream_id": remote_id, **body})
+        config = patched or client.read_stream(remote_id)
     return config, push_secret
 
 
@@ -169,7 +172,7 @@ def management_row(
     )
 
 
-def _contact(management: StreamManagement, **fields) -> None:
+def _contact(management: StreamManagement, **fields: Any) -> None:
     """Record that the transmitter answered (and what changed); clears a previous failure."""
     if "remote_config" in fields:
         fields["remote_config"] = _without_secret(fields["remote_config"])
@@ -188,7 +191,7 @@ def _failed(management: StreamManagement, exc: ManagementError) -> ManagementErr
     return exc
 
 
-def _call(stream: Stream, method: str, *args):
+def _call(stream: Stream, method: str, *args: Any) -> tuple[StreamManagement, Any]:
     """Call `client.<method>(*args)`; record a failure on the stream (flagged on the list)."""
     management = stream.management
     try:
@@ -202,10 +205,12 @@ def stream_remote_refresh(*, stream: Stream) -> dict[str, Any]:
     """Read the stream at the transmitter and keep its view (`events_delivered`, ...)."""
     management, config = _call(stream, "read_stream", stream.management.remote_stream_id)
     _contact(management, remote_config=config)
-    return config
+    return dict(config)
 
 
-def stream_remote_update(*, stream: Stream, events_requested: list[str], actor=None) -> None:
+def stream_remote_update(
+    *, stream: Stream, events_requested: list[str], actor: Actor = None
+) -> None:
     """PATCH the events we request (and our description); a 202 means later: re-read then."""
     body = {
         "stream_id": stream.management.remote_stream_id,
@@ -229,7 +234,7 @@ def stream_remote_update(*, stream: Stream, events_requested: list[str], actor=N
         )
 
 
-def stream_remote_replace(*, stream: Stream, actor=None) -> None:
+def stream_remote_replace(*, stream: Stream, actor: Actor = None) -> None:
     """PUT every receiver-supplied property again (SSF §8.1.1.5); a push stream gets a new
     Authorization value, since only the old one's hash is kept."""
     management = stream.management
@@ -251,7 +256,7 @@ def stream_remote_replace(*, stream: Stream, actor=None) -> None:
 
 
 def stream_remote_change(
-    *, stream: Stream, events_requested: list[str], replace: bool, actor=None
+    *, stream: Stream, events_requested: list[str], replace: bool, actor: Actor = None
 ) -> None:
     """What Edit does at the transmitter: update the events requested (PATCH), or replace the
     whole configuration with them (PUT)."""
@@ -281,7 +286,9 @@ def stream_status_refresh(*, stream: Stream) -> str:
     return management.remote_status
 
 
-def stream_status_set(*, stream: Stream, status: str, reason: str = "", actor=None) -> bool:
+def stream_status_set(
+    *, stream: Stream, status: str, reason: str = "", actor: Actor = None
+) -> bool:
     """POST a new status; False when the transmitter answered 202 (decided later)."""
     if status not in RemoteStatus.values:
         raise ManagementError(f"{status!r} is not an SSF stream status.")
@@ -311,7 +318,7 @@ def stream_remote_status_record(*, stream_id: str, status: str, reason: str = ""
         )
 
 
-def stream_verification_request(*, stream: Stream, actor=None) -> str:
+def stream_verification_request(*, stream: Stream, actor: Actor = None) -> str:
     """Ask for a verification SET with a fresh random `state`; Verified shows when it comes.
 
     The state is saved before the request: the transmitter may send the SET before it even
@@ -373,7 +380,9 @@ def _verification_interval(management: StreamManagement) -> timedelta:
     )
 
 
-def stream_subject_add(*, stream: Stream, subject: dict[str, Any], actor=None) -> StreamSubject:
+def stream_subject_add(
+    *, stream: Stream, subject: dict[str, Any], actor: Actor = None
+) -> StreamSubject:
     """Add a subject at the transmitter (for streams whose default_subjects is NONE)."""
     sid = stream.management.remote_stream_id
     management, _ = _call(stream, "add_subject", sid, subject)
@@ -386,7 +395,7 @@ def stream_subject_add(*, stream: Stream, subject: dict[str, Any], actor=None) -
     return row
 
 
-def stream_subject_remove(*, subject: StreamSubject, actor=None) -> None:
+def stream_subject_remove(*, subject: StreamSubject, actor: Actor = None) -> None:
     """Remove a subject at the transmitter; its events may still come, and are still accepted."""
     stream = subject.stream
     sid = stream.management.remote_stream_id
@@ -446,4 +455,4 @@ def stream_poll_request(*, stream: Stream, body: dict[str, Any]) -> dict[str, An
     """One RFC 8936 request to the stream's poll endpoint; polling counts as activity."""
     management, answer = _call(stream, "poll", stream.management.delivery_endpoint, body)
     _contact(management, last_polled_at=timezone.now())
-    return answer
+    return dict(answer)

@@ -1,5 +1,8 @@
 """The "Receive shared signals" console pages: thin views over streams.services/selectors."""
 
+from collections.abc import Callable
+from typing import ClassVar
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -141,7 +144,7 @@ class StreamDetailView(ConsoleAccessMixin, TemplateView):
 class _StreamStatusView(ConsoleAccessMixin, View):
     """POST only: change the status; htmx gets the row back, a plain request a redirect."""
 
-    service = None
+    service: ClassVar[Callable[..., Stream]]
     done = ""
 
     def post(self, request, pk):

@@ -65,7 +65,7 @@ def _tokenize(text: str) -> list[_Token]:
         match = _TOKEN.match(text, position)
         if match is None:  # only trailing whitespace is left
             break
-        kind = match.lastgroup
+        kind = match.lastgroup or "other"
         start = match.start(kind)
         if kind == "unterminated":
             raise FilterError(f"Invalid filter at position {start}: the string is not closed.")

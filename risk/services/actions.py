@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from common.crypto import decrypt
-from risk.models import ActionKind, ActionStatus, OutcomeResult, PolicyAction, Severity
+from risk.models import ActionKind, ActionStatus, LogEvent, OutcomeResult, PolicyAction, Severity
 from risk.services.system_log import (
     UNIVERSAL_LOGOUT,
     WORKFLOW_RUN,
@@ -82,7 +82,7 @@ def workflow_signature(secret: str, timestamp: int, body: bytes) -> str:
 
 
 def _send(action: PolicyAction) -> fetch.FetchedResponse:
-    if action.kind == ActionKind.UNIVERSAL_LOGOUT:
+    if action.app is not None:  # a Universal Logout
         token = decrypt(action.app.encrypted_token)
         return fetch.safe_request(
             "POST",
@@ -90,16 +90,18 @@ def _send(action: PolicyAction) -> fetch.FetchedResponse:
             json_body={"sub_id": _logout_subject(action)},
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
         )
+    workflow = action.workflow
+    assert workflow is not None  # noqa: S101 - _attempt checked that one of the two is set
     body = json.dumps(_workflow_payload(action), separators=(",", ":")).encode()
     timestamp = int(time.time())
     return fetch.safe_request(
         "POST",
-        action.workflow.url,
+        workflow.url,
         data=body,
         headers={
             "Content-Type": "application/json",
             SIGNATURE_HEADER: workflow_signature(
-                decrypt(action.workflow.encrypted_secret), timestamp, body
+                decrypt(workflow.encrypted_secret), timestamp, body
             ),
             "Idempotency-Key": str(action.uuid),
         },
@@ -124,7 +126,7 @@ def _attempt(action: PolicyAction) -> tuple[bool, bool, str]:
     return False, retry, f"HTTP {response.status}"
 
 
-def _attempt_log(action: PolicyAction, *, done: bool, reason: str):
+def _attempt_log(action: PolicyAction, *, done: bool, reason: str) -> LogEvent:
     entity = action.risk_change.entity
     is_logout = action.kind == ActionKind.UNIVERSAL_LOGOUT
     target = {
@@ -179,7 +181,7 @@ def policy_action_execute(*, action_id: int, final_attempt: bool) -> ActionStatu
     reason = detail if done else f"{detail}; {'gave up' if gives_up else 'will retry'}"
     with transaction.atomic():
         _attempt_log(action, done=done, reason=reason).save()
-        fields = {"last_error": "" if done else detail[:500]}
+        fields: dict[str, Any] = {"last_error": "" if done else detail[:500]}
         if status is not None:
             fields |= {"status": status, "finished_at": timezone.now()}
         PolicyAction.objects.filter(pk=action.pk).update(**fields)

@@ -8,7 +8,7 @@ PostgreSQL) do the same writes for a fraction of that.
 
 from collections.abc import Iterable
 
-from django.db import connection
+from django.db import connection, models
 
 from risk.models import Entity, LogEvent
 
@@ -16,10 +16,16 @@ ENTITY_RISK_FIELDS = ("risk_level", "risk_reason", "risk_updated_at", "risk_obse
                       "risk_stream_ref")  # fmt: skip
 
 
+def _concrete(model: type[models.Model], name: str) -> models.Field:  # type: ignore[type-arg]
+    field = model._meta.get_field(name)
+    assert isinstance(field, models.Field)  # noqa: S101 - a column of ours, by construction
+    return field
+
+
 def entities_risk_save(entities: Iterable[Entity]) -> None:
     """Write the risk fields of entities already locked by the caller (one statement each,
     sent together)."""
-    fields = [Entity._meta.get_field(name) for name in ENTITY_RISK_FIELDS]
+    fields = [_concrete(Entity, name) for name in ENTITY_RISK_FIELDS]
     assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
     table = connection.ops.quote_name(Entity._meta.db_table)
     # Names from the model's own metadata, values as parameters.

@@ -2,7 +2,9 @@
 
 import uuid
 from datetime import datetime
+from typing import Any
 
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,7 +24,7 @@ def risk_change_apply(
     level: RiskLevel,
     observed_at: datetime,
     known_causes: set[tuple[str, str, str]],
-    **change_fields,
+    **change_fields: Any,
 ) -> tuple[RiskChange | None, str]:
     """Apply `level` to the entity in memory; return the unsaved change, or None and why not.
 
@@ -100,7 +102,7 @@ def entity_group_ids(entity_ids: list[str]) -> dict[str, set[int]]:
 
 
 def entity_risk_set(
-    *, entity: Entity, level: RiskLevel, actor, reason: str = ""
+    *, entity: Entity, level: RiskLevel, actor: User, reason: str = ""
 ) -> RiskChange | None:
     """An admin sets (or resets) an entity's risk: logged with the admin as actor, then the
     policy runs as for any detection (Okta: ADMIN_REPORTED_USER_RISK). Same level: no change."""

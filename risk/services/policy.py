@@ -128,7 +128,7 @@ def policy_evaluate(
         )  # fmt: skip
     rule_actions = [k for k, on in ((ActionKind.UNIVERSAL_LOGOUT, rule.terminate_sessions),
                                     (ActionKind.RUN_WORKFLOW, rule.workflow_id)) if on]  # fmt: skip
-    common = {
+    common: dict[str, Any] = {
         "actor": system_actor(),
         "trace_id": change.trace_id,
         "entity": entity,

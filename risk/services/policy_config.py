@@ -1,13 +1,14 @@
 """Writes of the policy's configuration: rules, connected apps, workflows, mapping overrides."""
 
 import secrets
+from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
 from common.crypto import encrypt
-from risk.models import ConnectedApp, MappingOverride, PolicyRule, Workflow
+from risk.models import ConnectedApp, DirectoryGroup, MappingOverride, PolicyRule, Workflow
 from streams.fetch import FetchError, check_url
 from streams.models import Stream
 
@@ -21,7 +22,9 @@ def _check_outbound_url(url: str, field: str) -> str:
     return url.strip()
 
 
-def _unique_name(model, name: str, *, exclude_pk=None) -> str:
+def _unique_name(
+    model: type[ConnectedApp | Workflow | PolicyRule], name: str, *, exclude_pk: int = 0
+) -> str:
     name = name.strip()
     if model.objects.filter(name=name).exclude(pk=exclude_pk).exists():
         raise ValidationError({"name": f"{name!r} is taken already."})
@@ -81,11 +84,11 @@ def policy_rule_save(
     risk_level: str,
     detection_types: list[str] | None = None,
     source_streams: list[Stream] | None = None,
-    groups_include=(),
-    groups_exclude=(),
+    groups_include: Iterable[DirectoryGroup] = (),
+    groups_exclude: Iterable[DirectoryGroup] = (),
     terminate_sessions: bool = False,
     app_selection: str = "ALL",
-    apps=(),
+    apps: Iterable[ConnectedApp] = (),
     workflow: Workflow | None = None,
     active: bool = True,
     priority: int | None = None,
@@ -101,7 +104,7 @@ def policy_rule_save(
             priority = (last or 0) + 1
     if priority is not None:
         rule.priority = priority
-    rule.name, rule.active = _unique_name(PolicyRule, name, exclude_pk=rule.pk), active
+    rule.name, rule.active = _unique_name(PolicyRule, name, exclude_pk=rule.pk or 0), active
     if not rule.is_catch_all:
         rule.risk_level = risk_level
         rule.detection_types = list(detection_types or [])

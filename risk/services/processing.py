@@ -194,7 +194,11 @@ def _stream_actor(item: ParsedEvent) -> dict[str, Any]:
 
 
 def _receive_log(
-    item: ParsedEvent, entity: Entity | None, outcome, reason: str, notes: dict
+    item: ParsedEvent,
+    entity: Entity | None,
+    outcome: OutcomeResult,
+    reason: str,
+    notes: dict[str, Any],
 ) -> LogEvent:
     event = item.event
     debug = {
@@ -232,7 +236,12 @@ def _process(batch: Batch, item: ParsedEvent) -> str:
     if in_ms:
         notes["eventTimestampInMilliseconds"] = True
 
-    def done(status, entity=None, outcome=OutcomeResult.SUCCESS, reason=""):
+    def done(
+        status: SecurityEventStatus,
+        entity: Entity | None = None,
+        outcome: OutcomeResult = OutcomeResult.SUCCESS,
+        reason: str = "",
+    ) -> SecurityEventStatus:
         batch.logs.append(_receive_log(item, entity, outcome, reason, notes))
         return status
 

@@ -6,6 +6,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
+from common.types import Actor
 from risk.models import Entity, EntityKind, LogEvent, OutcomeResult, Severity
 from streams.models import StreamChange
 
@@ -50,7 +51,7 @@ def stream_actor(*, stream_ref: str, name: str, issuer: str) -> dict[str, Any]:
     }
 
 
-def admin_actor(*, user=None, name: str = "") -> dict[str, Any]:
+def admin_actor(*, user: Actor = None, name: str = "") -> dict[str, Any]:
     """An admin (or, without a user, a named operator such as a command) as an actor."""
     if user is None:
         return {"id": name or "system", "type": "SystemPrincipal", "alternateId": name,

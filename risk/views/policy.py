@@ -1,7 +1,10 @@
 """Security > Entity risk policy: rules, connected apps, workflows, and per-stream mappings."""
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views import View
@@ -33,7 +36,7 @@ class _RemoveView(ConsoleAccessMixin, View):
     """GET: a confirmation page; POST: remove through `remove`, then back to the list."""
 
     super_admin_only = True
-    queryset = None
+    queryset: QuerySet[Any]
     noun = ""
     consequence = ""
     list_url_name = ""

@@ -5,6 +5,8 @@ console's: the same `streams.services` functions, whose refusals become Okta err
 """
 
 import contextlib
+from collections.abc import Callable
+from typing import ClassVar
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -205,7 +207,7 @@ class SecurityEventsProviderDetailApi(ManagementApi):
 
 
 class _LifecycleApi(ManagementApi):
-    service = None
+    service: ClassVar[Callable[..., Stream]]
 
     def post(self, request, stream_id: str):
         stream = _get_stream(stream_id)

@@ -43,7 +43,7 @@ def _family(base: str, defaults_by_name: dict[str, dict], *, timestamped: bool) 
 
 
 _FINGERPRINT = "abb0b6e7da81a42233f8f2b1a8ddb1b9a4c81611"
-_CAEP = {
+_CAEP: dict[str, dict[str, Any]] = {
     "session-revoked": {
         "initiating_entity": "policy",
         "reason_admin": _english("Landspeed policy violation"),
@@ -70,7 +70,7 @@ _CAEP = {
         "risk_reason": "PASSWORD_FOUND_IN_DATA_BREACH",
     },
 }
-_RISC = {
+_RISC: dict[str, dict[str, Any]] = {
     "account-credential-change-required": {},
     "account-purged": {},
     "account-disabled": {"reason": "hijacking"},
@@ -85,7 +85,7 @@ _RISC = {
     "recovery-information-changed": {},
     "sessions-revoked": {},
 }
-_OKTA = {
+_OKTA: dict[str, dict[str, Any]] = {
     "user-risk-change": {
         "current_level": "high",
         "previous_level": "low",
@@ -197,7 +197,9 @@ def build_claims(
         body["subject"] = okta_subject(subject)
     elif quirks.legacy or quirks.subject_in_event:
         body["subject"] = subject
-    claims = {"iss": issuer, "aud": audience, "iat": int(now), "jti": uuid.uuid4().hex, "txn": txn}
+    claims: dict[str, Any] = {
+        "iss": issuer, "aud": audience, "iat": int(now), "jti": uuid.uuid4().hex, "txn": txn,
+    }  # fmt: skip
     if not (quirks.legacy or quirks.okta_shape):
         claims["sub_id"] = subject
     claims["events"] = {event.uri: body}

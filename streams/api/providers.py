@@ -6,7 +6,7 @@ console's: the same `streams.services` functions, whose refusals become Okta err
 
 import contextlib
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -268,6 +268,14 @@ def _managed_stream(stream_id: str) -> Stream:
     return stream
 
 
+def _subject_request(request: Any, stream_id: str) -> tuple[Stream, dict[str, Any]]:
+    """The managed stream named in the path and the subject in the body (400/404 otherwise)."""
+    stream = _managed_stream(stream_id)
+    body = SubjectInput(data=request.data)
+    body.is_valid(raise_exception=True)
+    return stream, body.validated_data["subject"]
+
+
 def _transmitter_failed(exc: ManagementError) -> OktaApiError:
     return OktaApiError(
         status=502,
@@ -298,12 +306,10 @@ class SecurityEventsProviderSubjectsApi(ManagementApi):
         responses={201: SubjectOutput, **error_responses(400, 404, 502)},
     )
     def post(self, request, stream_id: str):
-        stream = _managed_stream(stream_id)
-        body = SubjectInput(data=request.data)
-        body.is_valid(raise_exception=True)
+        stream, subject = _subject_request(request, stream_id)
         try:
             row = stream_management.stream_subject_add(
-                stream=stream, subject=body.validated_data["subject"], actor=request.user
+                stream=stream, subject=subject, actor=request.user
             )
         except ManagementError as exc:
             raise _transmitter_failed(exc) from exc
@@ -320,12 +326,10 @@ class SecurityEventsProviderSubjectRemoveApi(ManagementApi):
         responses={204: None, **error_responses(400, 404, 502)},
     )
     def post(self, request, stream_id: str):
-        stream = _managed_stream(stream_id)
-        body = SubjectInput(data=request.data)
-        body.is_valid(raise_exception=True)
-        row = stream.subjects.filter(subject=body.validated_data["subject"]).first()
+        stream, subject = _subject_request(request, stream_id)
+        row = stream.subjects.filter(subject=subject).first()
         if row is None:
-            raise not_found(resource="Subject", resource_id=str(body.validated_data["subject"]))
+            raise not_found(resource="Subject", resource_id=str(subject))
         try:
             stream_management.stream_subject_remove(subject=row, actor=request.user)
         except ManagementError as exc:

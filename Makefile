@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test lint fmt worker beat bench bench-pipeline clean
+.PHONY: help run demo test lint fmt worker beat bench bench-pipeline bench-log clean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -58,6 +58,9 @@ bench: $(VENV)/.dev ## Ingest benchmark: our endpoint against a bare DRF view (P
 
 bench-pipeline: $(VENV)/.dev ## Pipeline benchmark: SETs/s processed at fixed push rates, receipt-to-risk p50/p99
 	$(BIN)/python bench/pipeline.py
+
+bench-log: $(VENV)/.dev ## System Log pages over a million records (first, deep, filtered)
+	$(BIN)/python bench/system_log.py
 
 clean: ## Remove the venv, the SQLite database and caches
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache

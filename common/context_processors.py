@@ -1,8 +1,11 @@
 """Template context every console page needs: the signed-in admin's role."""
 
-from common.roles import Role, user_role
+from common.roles import role_allows, user_role
 
 
 def console(request):
-    role = user_role(request.user) if hasattr(request, "user") else None
-    return {"console_role": role, "can_change": role == Role.SUPER_ADMIN}
+    user = getattr(request, "user", None)
+    return {
+        "console_role": user_role(user) if user is not None else None,
+        "can_change": user is not None and role_allows(user, change=True),
+    }

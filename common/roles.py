@@ -39,8 +39,10 @@ def user_role(user) -> Role | None:
     return user._console_role
 
 
-def can_change(user) -> bool:
-    return user_role(user) == Role.SUPER_ADMIN
+def role_allows(user, *, change: bool) -> bool:
+    """The console's one rule: any role may read; only a Super admin may change."""
+    role = user_role(user)
+    return role is not None and (not change or role == Role.SUPER_ADMIN)
 
 
 class ConsoleAccessMixin(AccessMixin):
@@ -58,6 +60,6 @@ class ConsoleAccessMixin(AccessMixin):
         if role is None:
             raise PermissionDenied("Your account has no console role.")
         needs_change = self.super_admin_only or request.method not in SAFE_METHODS
-        if needs_change and role != Role.SUPER_ADMIN:
+        if not role_allows(request.user, change=needs_change):
             raise PermissionDenied("Read-only admins cannot change anything.")
         return super().dispatch(request, *args, **kwargs)

@@ -285,38 +285,33 @@ class MappingOverride(models.Model):
         return f"{self.stream_id} {self.event_type} -> {self.outcome}"
 
 
-class ConnectedApp(models.Model):
-    """An app that accepts Universal Logout: a global token revocation endpoint and its token."""
+class ActionTarget(models.Model):
+    """What a policy action calls: named, can be switched off, ordered by name."""
 
     name = models.CharField(max_length=100, unique=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ConnectedApp(ActionTarget):
+    """An app that accepts Universal Logout: a global token revocation endpoint and its token."""
+
     revocation_endpoint = models.CharField(max_length=1000)
     # Sent as a bearer token, so kept retrievable: encrypted at rest (common.crypto).
     encrypted_token = models.TextField()
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now)
 
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-
-class Workflow(models.Model):
+class Workflow(ActionTarget):
     """A Workflows-style webhook: a signed JSON POST to a URL when a rule says "Run workflow"."""
 
-    name = models.CharField(max_length=100, unique=True)
     url = models.CharField(max_length=1000)
     encrypted_secret = models.TextField()
-    active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
 
 class LevelCondition(models.TextChoices):
     ANY = "ANY", "Any"

@@ -2,7 +2,7 @@
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
-from common.roles import Role, user_role
+from common.roles import role_allows
 
 
 class ConsoleRolePermission(BasePermission):
@@ -10,7 +10,4 @@ class ConsoleRolePermission(BasePermission):
     role, so a Read-only admin's token gets 403 on every write)."""
 
     def has_permission(self, request, view) -> bool:
-        role = user_role(request.user)
-        if role is None:
-            return False
-        return request.method in SAFE_METHODS or role == Role.SUPER_ADMIN
+        return role_allows(request.user, change=request.method not in SAFE_METHODS)

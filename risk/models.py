@@ -307,11 +307,13 @@ class ConnectedApp(ActionTarget):
     # Sent as a bearer token, so kept retrievable: encrypted at rest (common.crypto).
     encrypted_token = models.TextField()
 
+
 class Workflow(ActionTarget):
     """A Workflows-style webhook: a signed JSON POST to a URL when a rule says "Run workflow"."""
 
     url = models.CharField(max_length=1000)
     encrypted_secret = models.TextField()
+
 
 class LevelCondition(models.TextChoices):
     ANY = "ANY", "Any"

@@ -393,3 +393,30 @@ def test_a_flood_of_bad_sets_stores_at_most_the_per_minute_cap(stream, make_set,
     for _ in range(12):
         assert push(make_set(aud="https://nobody.example")).status_code == 400
     assert RejectedSecurityEvent.objects.filter(stream=stream).count() == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_that_cannot_store_gets_503_with_retry_after(stream, make_set, push, caplog):
+    """The INSERT runs on a prepared server-side cursor; its failure is still Django's
+    DatabaseError, answered 503 so the transmitter retries, with nothing half-stored."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION refuse_sets() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'disk full'; END $$;"
+            " CREATE TRIGGER refuse_sets BEFORE INSERT ON events_securityevent"
+            " FOR EACH ROW EXECUTE FUNCTION refuse_sets();"
+        )
+    token = make_set()
+    response = push(token)
+    assert response.status_code == 503
+    assert response["Retry-After"] == "5"
+    assert response["Content-Language"] == "en"
+    assert "cannot store" in json.loads(response.content)["description"]
+    assert "Database unavailable while receiving a SET" in caplog.text
+    assert not SecurityEvent.objects.exists()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER refuse_sets ON events_securityevent")
+    assert push(token).status_code == 202  # the retry is stored
+    assert SecurityEvent.objects.count() == 1

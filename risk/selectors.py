@@ -12,13 +12,16 @@ from django.utils.dateparse import parse_datetime
 
 from risk.models import (
     ActionKind,
+    ConnectedApp,
     Entity,
     EntityKind,
     LogEvent,
+    MappingOverride,
     PolicyAction,
     PolicyRule,
     RiskChange,
     RiskLevel,
+    Workflow,
 )
 from streams.models import Stream
 
@@ -110,7 +113,9 @@ def entities_at_risk(*, filters: ReportFilters) -> QuerySet[Entity]:
 
 def entity_list(*, q: str = "", kind: str = "") -> QuerySet[Entity]:
     """People and devices for the directory page, optionally searched and of one kind."""
-    entities = Entity.objects.prefetch_related("groups").order_by("kind", "login", "display_name")
+    entities = Entity.objects.prefetch_related("groups").order_by(
+        "kind", "login", "display_name", "id"
+    )
     if kind:
         entities = entities.filter(kind=kind)
     return entities.filter(_entity_search(q)) if q else entities
@@ -152,6 +157,21 @@ def policy_rules() -> QuerySet[PolicyRule]:
     return PolicyRule.objects.select_related("workflow").prefetch_related(
         "apps", "groups_include", "groups_exclude", "source_streams"
     )
+
+
+def mapping_overrides() -> QuerySet[MappingOverride]:
+    """Per-stream mapping overrides, by stream name."""
+    return MappingOverride.objects.select_related("stream").order_by("stream__name")
+
+
+def connected_apps() -> QuerySet[ConnectedApp]:
+    """Apps where the policy can revoke sessions, by name."""
+    return ConnectedApp.objects.order_by("name")
+
+
+def workflows() -> QuerySet[Workflow]:
+    """Webhooks the policy can run, by name."""
+    return Workflow.objects.order_by("name")
 
 
 # --- System Log: keyset pagination on (published, id) -------------------------------------------

@@ -1,7 +1,10 @@
 """Directory > People: users and devices, added one by one or imported from CSV."""
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.views import View
 from django.views.generic import TemplateView
@@ -11,13 +14,19 @@ from risk import selectors
 from risk.forms import CsvImportForm, EntityForm
 from risk.services.directory import entities_import_csv, entity_create
 
+PAGE_SIZE = 50
+
 
 class EntityListView(ConsoleAccessMixin, TemplateView):
     template_name = "risk/entity_list.html"
 
     def get_context_data(self, **kwargs):
         q = self.request.GET.get("q", "").strip()
-        return super().get_context_data(entities=selectors.entity_list(q=q)[:500], q=q, **kwargs)
+        page = Paginator(selectors.entity_list(q=q), PAGE_SIZE).get_page(
+            self.request.GET.get("page")
+        )
+        query = urlencode({"q": q}) if q else ""
+        return super().get_context_data(page=page, q=q, query=query, **kwargs)
 
 
 class EntityAddView(ConsoleAccessMixin, View):

@@ -27,7 +27,7 @@ class PolicyView(ConsoleAccessMixin, TemplateView):
         return super().get_context_data(
             rules=selectors.policy_rules(),
             mapping=sorted(RULES.items(), key=lambda item: item[0]),
-            overrides=MappingOverride.objects.select_related("stream").order_by("stream__name"),
+            overrides=selectors.mapping_overrides(),
             **kwargs,
         )
 
@@ -129,7 +129,7 @@ class ConnectedAppListView(ConsoleAccessMixin, TemplateView):
     template_name = "risk/connected_app_list.html"
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(apps=ConnectedApp.objects.all(), **kwargs)
+        return super().get_context_data(apps=selectors.connected_apps(), **kwargs)
 
 
 class ConnectedAppFormView(ConsoleAccessMixin, View):
@@ -172,7 +172,7 @@ class WorkflowListView(ConsoleAccessMixin, TemplateView):
     template_name = "risk/workflow_list.html"
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(workflows=Workflow.objects.all(), **kwargs)
+        return super().get_context_data(workflows=selectors.workflows(), **kwargs)
 
 
 class WorkflowAddView(ConsoleAccessMixin, View):

@@ -172,6 +172,25 @@ def test_directory_add_and_csv_import(admin_client):
     }
 
 
+def test_directory_pages_through_everyone_and_keeps_the_search(admin_client):
+    Entity.objects.bulk_create(
+        Entity(id=f"00u{n:05d}", login=f"user{n:03d}@example.com") for n in range(120)
+    )
+    Entity.objects.bulk_create(Entity(id=f"00v{n:05d}", login=f"ops{n:02d}@example.com")
+                               for n in range(60))  # fmt: skip
+    people = reverse("risk:entity_list")
+    seen = []
+    for number in (1, 2, 3, 4):
+        page = admin_client.get(people, {"page": number}).context["page"]
+        seen += [entity.login for entity in page]
+    assert len(seen) == len(set(seen)) == 180  # every entity once, over four pages of 50
+    html = admin_client.get(people, {"q": "ops"}).content.decode()
+    assert "Page 1 of 2 (60)" in html
+    assert 'href="?q=ops&page=2"' in html
+    last = admin_client.get(people, {"q": "ops", "page": 2}).context["page"]
+    assert [entity.login for entity in last] == [f"ops{n:02d}@example.com" for n in range(50, 60)]
+
+
 def test_readonly_admin_cannot_change_the_directory_or_policy(readonly_client):
     for name in ("risk:entity_add", "risk:policy_rule_add", "risk:connected_app_add",
                  "risk:workflow_add", "risk:mapping_override_add"):  # fmt: skip

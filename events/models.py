@@ -23,8 +23,15 @@ class SecurityEventStatus(models.TextChoices):
 class SecurityEvent(models.Model):
     """A verified SET, committed before its 202 was sent; the risk app processes it once."""
 
+    # No index of its own: (stream, jti) and (stream, -received_at) lead with it, and every
+    # index is one more write per stored SET.
     stream = models.ForeignKey(
-        Stream, null=True, blank=True, on_delete=models.SET_NULL, related_name="security_events"
+        Stream,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="security_events",
+        db_index=False,
     )
     # The stream's id and issuer, kept readable after the stream is removed.
     stream_ref = models.CharField(max_length=20)
@@ -82,6 +89,7 @@ class RejectedSecurityEvent(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="rejected_security_events",
+        db_index=False,  # (stream, -received_at) leads with it
     )
     issuer = models.CharField(max_length=700, blank=True, help_text="The claimed iss, unverified.")
     jti = models.CharField(max_length=255, blank=True)

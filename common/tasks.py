@@ -10,8 +10,9 @@ from redis.exceptions import RedisError
 logger = logging.getLogger(__name__)
 
 
-def enqueue_on_commit(task_path: str, *args) -> None:
-    """After the current transaction commits, send `task_path` with `args`.
+def enqueue_on_commit(task_path: str, *args, countdown: float | None = None) -> None:
+    """After the current transaction commits, send `task_path` with `args` (to run no sooner
+    than `countdown` seconds later).
 
     The task is imported by name, so an app can hand work downstream without importing it. A
     broker outage is logged and swallowed: every caller has a periodic job that catches up.
@@ -19,7 +20,7 @@ def enqueue_on_commit(task_path: str, *args) -> None:
 
     def send():
         try:
-            import_string(task_path).apply_async(args, retry=False)
+            import_string(task_path).apply_async(args, countdown=countdown, retry=False)
         except (BrokerError, RedisError) as exc:
             logger.warning("%s%r not sent (%s); its sweeper will retry", task_path, args,
                            type(exc).__name__)  # fmt: skip

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from common.crypto import decrypt, encrypt
+from common.tasks import enqueue_on_commit
 from common.types import Actor
 from streams.audit import stream_change_record
 from streams.models import (
@@ -220,6 +221,8 @@ def stream_remote_update(
     management, config = _call(stream, "change_stream", "PATCH", body)
     before = {"events_requested": management.events_requested}
     with transaction.atomic():
+        if config is None:
+            _check_deferred_change_later(stream)
         _contact(
             management,
             events_requested=events_requested,
@@ -247,6 +250,8 @@ def stream_remote_replace(*, stream: Stream, actor: Actor = None) -> None:
     }
     management, config = _call(stream, "change_stream", "PUT", body)
     with transaction.atomic():
+        if config is None:
+            _check_deferred_change_later(stream)
         if secret is not None:
             locked = Stream.objects.select_for_update().get(pk=stream.pk)
             push_secret_replace(locked, secret)
@@ -297,6 +302,7 @@ def stream_status_set(
     with transaction.atomic():
         if answer is None:
             _contact(management)
+            _check_deferred_change_later(stream, expected_status=status)
         else:
             _contact(
                 management, remote_status=answer.get("status", status), remote_status_reason=reason
@@ -308,6 +314,21 @@ def stream_status_set(
             after={"status": status, "reason": reason},
         )
     return answer is not None
+
+
+def _check_deferred_change_later(stream: Stream, expected_status: str = "") -> None:
+    enqueue_on_commit("streams.tasks.check_deferred_change", stream.pk, expected_status, 0,
+                      countdown=settings.STREAM_DEFERRED_CHECK_SECONDS)  # fmt: skip
+
+
+def stream_deferred_change_check(*, stream: Stream, expected_status: str = "") -> bool:
+    """Read the stream and its status again after the transmitter answered 202 (SSF §8.1.1.3,
+    §8.1.2.2: accepted, applied later); true once the events we request and, if one was asked
+    for, the status are what the transmitter reports."""
+    config = stream_remote_refresh(stream=stream)
+    status = stream_status_refresh(stream=stream)
+    events_settled = config.get("events_requested") == stream.management.events_requested
+    return events_settled and (not expected_status or status == expected_status)
 
 
 def stream_remote_status_record(*, stream_id: str, status: str, reason: str = "") -> None:

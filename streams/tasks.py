@@ -1,11 +1,17 @@
 """The streams app's Celery tasks: verification requests and the upkeep of managed streams."""
 
 from celery import shared_task
+from django.conf import settings
 
+from common.tasks import enqueue_on_commit
 from streams.models import Stream
 from streams.services import streams_jwks_refresh
 from streams.ssf_client import ManagementError
-from streams.stream_management import managed_streams_maintain, stream_verification_request
+from streams.stream_management import (
+    managed_streams_maintain,
+    stream_deferred_change_check,
+    stream_verification_request,
+)
 
 
 @shared_task(name="streams.request_stream_verification")
@@ -22,6 +28,26 @@ def request_stream_verification(stream_id: str) -> bool:
     except ManagementError:
         return False
     return True
+
+
+@shared_task(name="streams.check_deferred_change")
+def check_deferred_change(stream_id: str, expected_status: str = "", attempt: int = 0) -> bool:
+    """Re-read a stream whose change the transmitter answered 202; until it shows the change,
+    check again with a doubled delay, STREAM_DEFERRED_CHECKS times in all. (Eager Celery runs
+    only the first check: its countdowns would not wait.)"""
+    stream = Stream.objects.filter(pk=stream_id, management__isnull=False).first()
+    if stream is None:
+        return False
+    try:
+        settled = stream_deferred_change_check(stream=stream, expected_status=expected_status)
+    except ManagementError:
+        settled = False
+    again = attempt + 1 < settings.STREAM_DEFERRED_CHECKS and not settings.CELERY_TASK_ALWAYS_EAGER
+    if not settled and again:
+        delay = settings.STREAM_DEFERRED_CHECK_SECONDS * 2 ** (attempt + 1)
+        enqueue_on_commit("streams.tasks.check_deferred_change", stream_id, expected_status,
+                          attempt + 1, countdown=delay)  # fmt: skip
+    return settled
 
 
 @shared_task(name="streams.maintain_managed_streams")

@@ -249,7 +249,14 @@ class StreamRemoteStatusView(_ManagedStreamActionView):
             reason=self.request.POST.get("reason", ""),
             actor=self.request.user,
         )
-        return f"Status {status} set." if applied else "The transmitter will decide later (202)."
+        return (
+            f"Status {status} set."
+            if applied
+            else (
+                "The transmitter will decide later (202); the stream is read again in "
+                f"{settings.STREAM_DEFERRED_CHECK_SECONDS} s."
+            )
+        )
 
 
 class StreamVerifyView(_ManagedStreamActionView):

@@ -37,6 +37,10 @@ STREAM_VERIFICATION_INTERVAL_SECONDS = env.int(
 )
 STREAM_VERIFICATION_TIMEOUT_SECONDS = env.int("STREAM_VERIFICATION_TIMEOUT_SECONDS", default=600)
 STREAM_KEEPALIVE_MAX_SECONDS = env.int("STREAM_KEEPALIVE_MAX_SECONDS", default=3600)
+# A transmitter that answers 202 (accepted, applied later) is read again after this many
+# seconds, doubling each time, at most STREAM_DEFERRED_CHECKS times.
+STREAM_DEFERRED_CHECK_SECONDS = env.int("STREAM_DEFERRED_CHECK_SECONDS", default=10)
+STREAM_DEFERRED_CHECKS = env.int("STREAM_DEFERRED_CHECKS", default=5)
 POLL_INTERVAL_SECONDS = env.float("POLL_INTERVAL_SECONDS", default=5.0)
 POLL_MAX_EVENTS = env.int("POLL_MAX_EVENTS", default=100)
 

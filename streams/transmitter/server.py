@@ -157,7 +157,12 @@ def create_stream(tx: "SSFTransmitter", request: Request) -> Response:
 
 
 def update_stream(tx: "SSFTransmitter", request: Request) -> Response:
-    return _json(200, tx.state.update(request.json(), replace=request.method == "PUT"))
+    body, replace = request.json(), request.method == "PUT"
+    if tx.defer_changes:  # SSF §8.1.1.3/4: 202, accepted but not yet applied
+        tx.state.read(body.get("stream_id"))  # an unknown stream is still a 404 now
+        tx.deferred.append(lambda: tx.state.update(body, replace=replace))
+        return Response(202)
+    return _json(200, tx.state.update(body, replace=replace))
 
 
 def delete_stream(tx: "SSFTransmitter", request: Request) -> Response:
@@ -171,6 +176,12 @@ def read_status(tx: "SSFTransmitter", request: Request) -> Response:
 
 def update_status(tx: "SSFTransmitter", request: Request) -> Response:
     body = request.json()
+    if tx.defer_changes:  # SSF §8.1.2.2: 202 while the transmitter has not decided
+        tx.state.status(body.get("stream_id"))
+        tx.deferred.append(lambda: tx.deliver_released(
+            tx.state.set_status(body.get("stream_id"), body.get("status"), body.get("reason"))
+        ))  # fmt: skip
+        return Response(202)
     released = tx.state.set_status(body.get("stream_id"), body.get("status"), body.get("reason"))
     answer = tx.state.status(body["stream_id"])
     return _json(200, answer, after=lambda: tx.deliver_released(released))

@@ -9,6 +9,7 @@ reads its stream status) cannot deadlock the transmitter.
 import secrets
 import threading
 import uuid
+from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from typing import Any
 
@@ -75,6 +76,9 @@ class SSFTransmitter:
         self.long_poll_timeout = long_poll_timeout
         self.push_timeout = push_timeout
         self.answer_delay = 0.0  # seconds every request waits before its answer (timeout tests)
+        # Answer stream updates and status changes 202 and keep them for apply_deferred().
+        self.defer_changes = False
+        self.deferred: list[Callable[[], Any]] = []
         self.keys = KeySet(signing_alg)
         supported = [event_type(e).uri for e in (events_supported or EVENT_TYPES)]
         self.state = TransmitterState(
@@ -224,6 +228,11 @@ class SSFTransmitter:
         if status == "enabled":
             self.send(STREAM_UPDATED, status=status, reason=reason)
         self.deliver_released(released)
+
+    def apply_deferred(self) -> None:
+        """Apply, in order, the changes answered 202 while `defer_changes` was on."""
+        while self.deferred:
+            self.deferred.pop(0)()
 
     def deliver_released(self, released: list[SignedSet]) -> None:
         """Deliver, in order, the SETs held while the stream was paused."""

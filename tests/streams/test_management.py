@@ -144,6 +144,61 @@ def test_status_set_read_and_changed_by_the_transmitter(tx, receiver):
     assert StreamManagement.objects.get().remote_status_reason == "abuse"
 
 
+def test_changes_answered_202_are_read_again_until_the_transmitter_applies_them(tx, receiver):
+    from streams.tasks import check_deferred_change
+
+    stream = managed(tx)
+    tx.defer_changes = True
+    StreamManagement.objects.filter(pk=stream.pk).update(remote_config={})
+    assert not sm.stream_status_set(stream=stream, status="paused")  # 202: decided later
+    management = StreamManagement.objects.get()
+    assert management.remote_status == "enabled"
+    # The check sent at the commit read the stream again (eager Celery: at once, and only once).
+    assert management.remote_config["stream_id"] == management.remote_stream_id
+    sm.stream_remote_update(
+        stream=Stream.objects.get(), events_requested=[CAEP + "session-revoked"]
+    )
+    assert not check_deferred_change(stream.pk, "paused", 4)  # nothing applied yet
+    tx.apply_deferred()
+    assert check_deferred_change(stream.pk, "paused", 4)
+    management = StreamManagement.objects.get()
+    assert management.remote_status == "paused"
+    assert management.remote_config["events_delivered"] == [CAEP + "session-revoked"]
+
+
+def test_an_unsettled_202_check_is_sent_again_later_with_a_doubled_delay(tx, receiver, settings,
+                                                                         redis_url):  # fmt: skip
+    """Through the real Redis broker (no worker): the task queued with its countdown."""
+    import json as jsonlib
+    from datetime import datetime
+
+    import redis
+
+    from config.celery import app
+    from streams.tasks import check_deferred_change
+
+    stream = managed(tx)
+    tx.defer_changes = True
+    broker = redis.Redis.from_url(redis_url)
+    broker.delete("celery")
+    settings.CELERY_TASK_ALWAYS_EAGER = app.conf.task_always_eager = False
+    try:
+        sm.stream_status_set(stream=stream, status="disabled")
+        assert not check_deferred_change(stream.pk, "disabled", 1)
+        settings.STREAM_DEFERRED_CHECKS = 2
+        assert not check_deferred_change(stream.pk, "disabled", 1)  # the last check: no more
+    finally:
+        app.conf.task_always_eager = True
+        queued = [jsonlib.loads(message)["headers"] for message in broker.lrange("celery", 0, -1)]
+        broker.delete("celery")
+    checks = [h for h in queued if h["task"] == "streams.check_deferred_change"]
+    sent = sorted((h["argsrepr"], datetime.fromisoformat(h["eta"])) for h in checks)
+    assert [args for args, _ in sent] == [f"('{stream.pk}', 'disabled', 0)",
+                                          f"('{stream.pk}', 'disabled', 2)"]  # fmt: skip
+    (_, first_eta), (_, second_eta) = sent
+    assert 30 < (second_eta - first_eta).total_seconds() < 32  # 10 s, then 10 * 2**2 = 40 s
+
+
 def test_verification_with_state_unsolicited_and_mismatched(tx, receiver):
     stream = managed(tx)
     wait_for(lambda: StreamManagement.objects.get().verified_at is not None)  # asked on create

@@ -15,6 +15,7 @@ from risk.models import (
     RiskSource,
     Workflow,
 )
+from risk.selectors import log_keyword_query
 from risk.services.system_log import EVENT_TYPES
 from streams.models import Stream
 
@@ -58,11 +59,22 @@ class SystemLogFilterForm(forms.Form):
     outcome = forms.ChoiceField(
         required=False, choices=[("", "Any outcome"), *OutcomeResult.choices]
     )
-    q = forms.CharField(required=False, max_length=100, label="Search")
+    q = forms.CharField(
+        required=False, max_length=440, label="Search", help_text="Every word must appear."
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["stream"].choices = _stream_choices()
+
+    def clean_q(self):
+        """The API's `q` rules (risk.selectors.log_keyword_query), as a form error."""
+        q = self.cleaned_data["q"]
+        try:
+            log_keyword_query(q)
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return q
 
 
 class EntityForm(forms.Form):

@@ -3,7 +3,6 @@
 
 from datetime import timedelta
 
-from django.db.models import Q
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -13,15 +12,13 @@ from common.api.errors import error_responses
 from common.api.views import ManagementApi, link_header
 from risk.api.scim_filter import TEXT, FilterError, FilterField, invalid_search, parse_filter
 from risk.models import LogEvent, OutcomeResult, Severity
-from risk.selectors import BadCursor, encode_cursor, log_events_page
+from risk.selectors import BadCursor, encode_cursor, log_events_page, log_keyword_query
 from risk.services.system_log import log_event_to_okta
 
 # Okta's defaults and bounds for /api/v1/logs.
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 DEFAULT_WINDOW = timedelta(days=7)
-MAX_KEYWORDS = 10
-MAX_KEYWORD_LENGTH = 40
 ASCENDING, DESCENDING = "ASCENDING", "DESCENDING"
 # Polling reads only records this much older than now: a record is stamped when its batch is
 # built and seen when that transaction commits, so a cursor past it must wait for it to land.
@@ -36,31 +33,6 @@ LOG_FILTER_FIELDS = {
     "severity": FilterField(("severity",)),
     "transaction.id": FilterField(("trace_id",)),
 }
-KEYWORD_FIELDS = (
-    "display_message",
-    "event_type",
-    "outcome_reason",
-    "target_id",
-    "actor__alternateId",
-    "actor__displayName",
-)
-
-
-def keyword_query(q: str) -> Q:
-    """Okta's `q`: every keyword must appear (case-insensitively) in one of the text fields."""
-    keywords = q.split()
-    if len(keywords) > MAX_KEYWORDS or any(len(k) > MAX_KEYWORD_LENGTH for k in keywords):
-        raise FilterError(
-            f"Invalid q: use at most {MAX_KEYWORDS} keywords of at most {MAX_KEYWORD_LENGTH} "
-            "characters each."
-        )
-    query = Q()
-    for keyword in keywords:
-        any_field = Q()
-        for name in KEYWORD_FIELDS:
-            any_field |= Q(**{f"{name}__icontains": keyword})
-        query &= any_field
-    return query
 
 
 class LogQueryInput(serializers.Serializer):
@@ -157,7 +129,10 @@ class LogListApi(ManagementApi):
         query.is_valid(raise_exception=True)
         params = query.validated_data
         try:
-            where = keyword_query(params.get("q", ""))
+            where = log_keyword_query(params.get("q", ""))
+        except ValueError as exc:
+            raise invalid_search(FilterError(f"Invalid q: {exc}")) from exc
+        try:
             if "filter" in params:
                 where &= parse_filter(params["filter"], fields=LOG_FILTER_FIELDS)
         except FilterError as exc:

@@ -1,5 +1,7 @@
 """Reports > System Log: newest first, filtered, keyset-paginated, each record's JSON at hand."""
 
+import contextlib
+
 from django.db.models import Q
 from django.views.generic import TemplateView
 
@@ -21,13 +23,7 @@ def _where(data: dict) -> Q:
     if data.get("outcome"):
         where &= Q(outcome_result=data["outcome"])
     if data.get("q"):
-        q = data["q"]
-        where &= (
-            Q(display_message__icontains=q)
-            | Q(event_type__icontains=q)
-            | Q(outcome_reason__icontains=q)
-            | Q(target_id=q)
-        )
+        where &= selectors.log_keyword_query(data["q"])
     return where
 
 
@@ -41,17 +37,19 @@ class SystemLogView(ConsoleAccessMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         form = SystemLogFilterForm(self.request.GET or None)
-        data = form.cleaned_data if form.is_valid() else {}
-        try:
-            records, next_cursor = selectors.log_events_page(
-                where=_where(data),
-                since=data.get("since"),
-                until=data.get("until"),
-                after=self.request.GET.get("after", ""),
-                limit=PAGE_SIZE,
-            )
-        except selectors.BadCursor:
-            records, next_cursor = [], None
+        records: list = []
+        next_cursor = None
+        # A filter we cannot run shows its error, not unfiltered records.
+        if not form.is_bound or form.is_valid():
+            data = form.cleaned_data if form.is_bound else {}
+            with contextlib.suppress(selectors.BadCursor):
+                records, next_cursor = selectors.log_events_page(
+                    where=_where(data),
+                    since=data.get("since"),
+                    until=data.get("until"),
+                    after=self.request.GET.get("after", ""),
+                    limit=PAGE_SIZE,
+                )
         query = self.request.GET.copy()
         query.pop("after", None)
         return super().get_context_data(

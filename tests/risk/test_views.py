@@ -124,6 +124,17 @@ def test_system_log_filters_and_search(admin_client, alice, deliver):
     )
 
 
+def test_system_log_search_is_the_apis_keyword_search(admin_client, alice, deliver):
+    """Every word must appear, each in any of the fields (Okta's `q`), as in /api/v1/logs."""
+    deliver(USER_RISK, {"current_level": "high"})
+    found = admin_client.get(LOG, {"q": f"RISK.change {alice.pk}"}).context["records"]
+    assert [r.event_type for r in found] == ["user.risk.change"]
+    assert not admin_client.get(LOG, {"q": "risk.change nobody-here"}).context["records"]
+    response = admin_client.get(LOG, {"q": " ".join(["word"] * 11)})
+    assert not response.context["records"]  # not the unfiltered log
+    assert "at most 10 keywords" in response.content.decode()
+
+
 def test_system_log_htmx_load_more_is_a_partial_and_bad_cursors_are_harmless(admin_client):
     make_records(60)
     cursor = admin_client.get(LOG).context["next_cursor"]

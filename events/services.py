@@ -5,7 +5,6 @@ import time
 from datetime import timedelta
 from typing import Any
 
-import psycopg
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -54,28 +53,13 @@ def security_event_store(*, verified: VerifiedSet, content_type_mislabelled: boo
         content_type_mislabelled, as_db(timezone.now()), SecurityEventStatus.PENDING,
         stream.pk, StreamStatus.ACTIVE, as_db(stream.updated_at), as_db(stream.jwks_fetched_at),
     ]  # fmt: skip
-    stored = _insert_returning_row(_INSERT_SQL.format(json=json_cast), params)
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_SQL.format(json=json_cast), params)
+        stored = cursor.fetchone() is not None
     if stored:
         transaction.on_commit(request_processing)
     elif not SecurityEvent.objects.filter(stream_id=stream.pk, jti=verified.jti).exists():
         raise StreamChanged(stream.pk)
-
-
-def _insert_returning_row(sql: str, params: list[Any]) -> bool:
-    """Run the ingest INSERT; true when it stored a row.
-
-    On PostgreSQL the statement is prepared once per connection and its parameters bound on the
-    server: Django's default client-side binding would re-send and re-plan it for every SET, which
-    `make bench` measured at about a tenth of the request's CPU.
-    """
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone() is not None
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(sql, params, prepare=True)
-        return cursor.fetchone() is not None
 
 
 def security_event_receive(

@@ -397,8 +397,8 @@ def test_a_flood_of_bad_sets_stores_at_most_the_per_minute_cap(stream, make_set,
 
 @pytest.mark.django_db(transaction=True)
 def test_a_database_that_cannot_store_gets_503_with_retry_after(stream, make_set, push, caplog):
-    """The INSERT runs on a prepared server-side cursor; its failure is still Django's
-    DatabaseError, answered 503 so the transmitter retries, with nothing half-stored."""
+    """A database that cannot store is answered 503 so the transmitter retries; nothing is
+    half-stored, and the retry is stored."""
     from django.db import connection
 
     with connection.cursor() as cursor:

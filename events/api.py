@@ -71,7 +71,11 @@ class SecurityEventPushApi(APIView):
 
     def post(self, request, stream_id: str | None = None):
         remote_addr = request.META.get("REMOTE_ADDR")
-        length = request.META.get("CONTENT_LENGTH") or "0"
+        length = request.META.get("CONTENT_LENGTH") or ""
+        if not length and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            # RFC 9112 §6.3 lets a server ask for the length; Django would read no body at all.
+            return _error(411, "Send the SET with a Content-Length header, not chunked.")
+        length = length or "0"
         if not length.isdigit() or int(length) > settings.SET_MAX_BYTES:
             return _error(413, f"A SET may be at most {settings.SET_MAX_BYTES} bytes.")
         try:
@@ -99,10 +103,7 @@ class SecurityEventPushApi(APIView):
         return _accepted()
 
     def _refuse(self, error: SetError, body: str, remote_addr: str | None):
-        try:
-            rejected_security_event_record(error=error, body=body, remote_addr=remote_addr)
-        except DatabaseError:
-            logger.exception("Could not keep a rejected SET")
+        rejected_security_event_record(error=error, body=body, remote_addr=remote_addr)
         if error.status == 400:
             return _error(400, error.description, err=error.err)
         return _error(error.status, error.description, retry_after=error.retry_after)

@@ -50,6 +50,10 @@ def _keep(stream: Stream, jti: str, token: Any, ack: list, set_errs: dict) -> No
     except DatabaseError:
         # Not stored, so not acknowledged: the transmitter delivers it again.
         logger.exception("A polled SET of stream %s could not be stored", stream.pk)
+    except Exception:
+        # A bug of ours (a push would get a 500): this SET is not acknowledged, so it is
+        # delivered again, and it does not stop the acknowledgements of the others.
+        logger.exception("A polled SET of stream %s failed unexpectedly", stream.pk)
 
 
 def stream_poll(*, stream: Stream) -> PollOutcome:

@@ -1,20 +1,24 @@
 """Every write of stored SETs: accepting, rejecting, sweeping and pruning."""
 
 import json
+import logging
 import time
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from events.dispatch import request_processing
 from events.models import RejectedSecurityEvent, SecurityEvent, SecurityEventStatus
 from events.verification import SetError, SetErrorCode, VerifiedSet, verify_set
 from streams.models import StreamStatus
+
+logger = logging.getLogger(__name__)
 
 REJECTED_RAW_MAX_CHARS = 8192
 
@@ -115,29 +119,46 @@ def _storable(text: str, limit: int) -> str:
     return text[:limit].replace("\x00", "\ufffd")
 
 
+def _over_rejection_cap(error: SetError) -> bool:
+    bucket = f"ssf:rejected:{error.stream.pk if error.stream else '-'}:{int(time.time()) // 60}"
+    try:
+        cache.add(bucket, 0, timeout=120)
+        try:
+            return cache.incr(bucket) > settings.REJECTED_SET_MAX_PER_MINUTE
+        except ValueError:  # the counter expired between add and incr: count this one as first
+            cache.set(bucket, 1, timeout=120)
+    except RedisError as exc:  # uncounted, still bounded by rejected_security_events_prune
+        logger.warning("Rejected SETs are not counted: Redis is unavailable (%s)",
+                       type(exc).__name__)  # fmt: skip
+    return False
+
+
 def rejected_security_event_record(
     *, error: SetError, body: str, remote_addr: str | None
 ) -> RejectedSecurityEvent | None:
     """Keep a refused SET with the answer it got, unless its stream (or, for unknown issuers,
     everyone's) already had REJECTED_SET_MAX_PER_MINUTE this minute: a flood of bad SETs must
-    not fill the disk. Bounded over time by `rejected_security_events_prune`."""
-    bucket = f"ssf:rejected:{error.stream.pk if error.stream else '-'}:{int(time.time()) // 60}"
-    cache.add(bucket, 0, timeout=120)
+    not fill the disk. Bounded over time by `rejected_security_events_prune`.
+
+    Best effort: the refusal's answer matters more than its record, so a database that cannot
+    keep it is logged, not raised.
+    """
+    if _over_rejection_cap(error):
+        return None
     try:
-        if cache.incr(bucket) > settings.REJECTED_SET_MAX_PER_MINUTE:
-            return None
-    except ValueError:  # the counter expired between add and incr: count this one as first
-        cache.set(bucket, 1, timeout=120)
-    return RejectedSecurityEvent.objects.create(
-        stream=error.stream,
-        issuer=_storable(error.issuer if isinstance(error.issuer, str) else "", 700),
-        jti=_storable(error.jti if isinstance(error.jti, str) else "", 255),
-        http_status=error.status,
-        err=error.err,
-        description=_storable(error.description, 2000),
-        raw=_storable(body, REJECTED_RAW_MAX_CHARS),
-        remote_addr=remote_addr,
-    )
+        return RejectedSecurityEvent.objects.create(
+            stream=error.stream,
+            issuer=_storable(error.issuer if isinstance(error.issuer, str) else "", 700),
+            jti=_storable(error.jti if isinstance(error.jti, str) else "", 255),
+            http_status=error.status,
+            err=error.err,
+            description=_storable(error.description, 2000),
+            raw=_storable(body, REJECTED_RAW_MAX_CHARS),
+            remote_addr=remote_addr,
+        )
+    except DatabaseError:
+        logger.exception("Could not keep a rejected SET")
+        return None
 
 
 def rejected_security_events_prune() -> int:

@@ -386,7 +386,8 @@ def _check_verification_state(claims: dict[str, Any], stream: Stream, context: d
     if not isinstance(event, dict) or event.get("state") is None:
         return
     outstanding = stream_verification_outstanding(stream_id=stream.pk)
-    if outstanding and hmac.compare_digest(str(event["state"]), outstanding):
+    # Bytes: compare_digest refuses str with non-ASCII characters.
+    if outstanding and hmac.compare_digest(str(event["state"]).encode(), outstanding.encode()):
         return
     # RFC 8935 §2.3: a re-delivered SET is answered as it was the first time, even though the
     # state it carried was used up when it was first processed.

@@ -16,6 +16,8 @@ EC_ALGORITHM_BY_CURVE = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}
 OKP_CURVES = frozenset({"Ed25519", "Ed448"})
 SIGNING_ALGORITHMS = RSA_ALGORITHMS | frozenset(EC_ALGORITHM_BY_CURVE.values()) | {"EdDSA"}
 MIN_RSA_BITS = 2048
+# SecurityEvent.kid keeps the kid that verified a SET (RFC 7517 §4.5: a string).
+MAX_KID_LENGTH = 255
 
 
 class NoUsableKey(Exception):
@@ -70,6 +72,9 @@ def _signing_key(data: Any) -> SigningKey:
     key_ops = data.get("key_ops")
     if key_ops is not None and (not isinstance(key_ops, list) or "verify" not in key_ops):
         raise ValueError("key_ops without 'verify'")
+    kid = data.get("kid")
+    if kid is not None and (not isinstance(kid, str) or len(kid) > MAX_KID_LENGTH):
+        raise ValueError(f"a kid that is not a string of at most {MAX_KID_LENGTH} characters")
     try:
         jwk = JWK(**data)
     except (JWException, ValueError, TypeError) as exc:

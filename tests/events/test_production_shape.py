@@ -61,6 +61,13 @@ def test_pushed_sets_change_risk_through_a_real_worker(
             assert response.status_code == 202, response.text
             assert response.content == b""
         assert push(port, tokens[0]).status_code == 202  # a re-delivery
+        chunked = requests.post(  # a generator body goes out chunked, without Content-Length
+            f"http://127.0.0.1:{port}/security/api/v1/security-events",
+            data=iter([transmitter.make_set(events=event).encode()]),
+            headers={"Content-Type": "application/secevent+jwt"},
+            timeout=10,
+        )
+        assert chunked.status_code == 411, chunked.text
         wait_until_processed(25)
         assert SecurityEvent.objects.filter(status=SecurityEventStatus.PROCESSED).count() == 25
         assert Entity.objects.get(pk=alice.pk).risk_level == "HIGH"

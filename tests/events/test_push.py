@@ -420,3 +420,45 @@ def test_a_database_that_cannot_store_gets_503_with_retry_after(stream, make_set
         cursor.execute("DROP TRIGGER refuse_sets ON events_securityevent")
     assert push(token).status_code == 202  # the retry is stored
     assert SecurityEvent.objects.count() == 1
+
+
+def test_json_nested_deeper_than_the_recursion_limit_is_a_400(stream, push):
+    """json.loads parses 900 levels (then the unknown iss is refused); checking them must not
+    overflow Python's stack, a 500. Past json's own limit it is not JSON to us."""
+    header = keys.b64(json.dumps({"alg": "RS256", "kid": "rsa-1"}).encode())
+    for depth, err in ((900, "invalid_issuer"), (3000, "invalid_request")):
+        payload = '{"iss":"x","a":' + "[" * depth + "]" * depth + "}"
+        response = push(f"{header}.{keys.b64(payload.encode())}.c2ln")
+        assert response.status_code == 400
+        assert json.loads(response.content)["err"] == err
+
+
+def test_a_non_ascii_verification_state_is_invalid_state_not_an_error(stream, transmitter, push):
+    from streams.models import StreamManagement
+
+    StreamManagement.objects.create(
+        stream=stream, remote_stream_id="r1", delivery_method="urn:ietf:rfc:8935",
+        delivery_endpoint="x", auth_method="STATIC_TOKEN", verification_state="s-1",
+    )  # fmt: skip
+    verification = "https://schemas.openid.net/secevent/ssf/event-type/verification"
+    token = transmitter.make_set(events={verification: {"state": "état-1"}})
+    assert_error(push(token), "invalid_state")
+
+
+def test_a_chunked_push_is_asked_for_its_length(stream, make_set, client):
+    from django.urls import reverse
+
+    response = client.generic(
+        "POST", reverse("events:security_event_push"), make_set(),
+        content_type="application/secevent+jwt", CONTENT_LENGTH="",
+        HTTP_TRANSFER_ENCODING="chunked",
+    )  # fmt: skip
+    assert response.status_code == 411
+    assert response["Content-Language"] == "en"
+    assert not SecurityEvent.objects.exists()
+
+
+def test_redis_down_still_refuses_with_400_and_keeps_the_refusal(stream, make_set, push, settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                                   "LOCATION": f"redis://127.0.0.1:{free_port()}/0"}}  # fmt: skip
+    assert_error(push(make_set(aud="https://nobody.example")), "invalid_audience")

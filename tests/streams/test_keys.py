@@ -38,3 +38,12 @@ def test_an_odd_key_is_skipped_not_fatal(rsa_key, odd):
     jwks = keys.public_jwks(rsa_key)
     jwks["keys"].append({**keys.generate_ec("odd").export_public(as_dict=True), **odd})
     assert [k.kid for k in signing_keys(jwks)] == ["rsa-1"]
+
+
+@pytest.mark.parametrize("kid", ["k" * 256, 42])
+def test_a_kid_that_no_set_could_be_stored_with_is_skipped(rsa_key, kid):
+    jwks = keys.public_jwks(rsa_key)
+    jwks["keys"].append({**keys.generate_ec("odd").export_public(as_dict=True), "kid": kid})
+    assert [k.kid for k in signing_keys(jwks)] == ["rsa-1"]
+    with pytest.raises(NoUsableKey, match="kid that is not a string of at most 255"):
+        signing_keys({"keys": jwks["keys"][1:]})

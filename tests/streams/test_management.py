@@ -294,6 +294,32 @@ def test_poll_acknowledges_good_sets_and_reports_bad_ones(tx, receiver):
     assert StreamManagement.objects.get().last_polled_at is not None
 
 
+def test_a_set_that_fails_unexpectedly_does_not_stop_the_others_acks(tx, receiver, monkeypatch):
+    """Fault injection: our own code raising on one polled SET. It is not acknowledged (so it
+    comes again), the others are, and once the fault is gone it is stored."""
+    import events.poll
+
+    stream = managed(tx, method=DeliveryMethod.POLL)
+    stream_poll(stream=stream)  # the verification SET asked for on creation
+    broken = tx.send("session-revoked")
+    for _ in range(2):
+        tx.send("session-revoked")
+    receive = events.poll.security_event_receive
+
+    def failing_on_one(*, raw, **options):
+        if raw == tx.state.stream.queue[broken].token:
+            raise RuntimeError("a bug")
+        return receive(raw=raw, **options)
+
+    monkeypatch.setattr(events.poll, "security_event_receive", failing_on_one)
+    outcome = stream_poll(stream=Stream.objects.get())
+    assert (outcome.received, outcome.acknowledged, outcome.refused) == (3, 2, 0)
+    assert list(tx.state.stream.queue) == [broken]
+    monkeypatch.setattr(events.poll, "security_event_receive", receive)
+    assert stream_poll(stream=Stream.objects.get()).acknowledged == 1
+    assert SecurityEvent.objects.filter(jti=broken).exists()
+
+
 def test_poll_redelivery_is_stored_once_and_acknowledged_again(tx, receiver):
     stream = managed(tx, method=DeliveryMethod.POLL)
     jti = tx.send("session-revoked")

@@ -124,7 +124,8 @@ def _over_rejection_cap(error: SetError) -> bool:
     try:
         cache.add(bucket, 0, timeout=120)
         try:
-            return cache.incr(bucket) > settings.REJECTED_SET_MAX_PER_MINUTE
+            limit: int = settings.REJECTED_SET_MAX_PER_MINUTE
+            return cache.incr(bucket) > limit
         except ValueError:  # the counter expired between add and incr: count this one as first
             cache.set(bucket, 1, timeout=120)
     except RedisError as exc:  # uncounted, still bounded by rejected_security_events_prune

@@ -237,9 +237,26 @@ def stream_remote_update(
         )
 
 
+def _push_secret_install(stream: Stream, secret: str) -> dict[str, Any]:
+    """Accept `secret` from now on (the old one for its grace period); returns what to put
+    back if the transmitter refuses it."""
+    with transaction.atomic():
+        locked = Stream.objects.select_for_update().get(pk=stream.pk)
+        secret_fields = [name for name in PUSH_SECRET_FIELDS if name != "updated_at"]
+        before = {name: getattr(locked, name) for name in secret_fields}
+        push_secret_replace(locked, secret)
+        locked.save(update_fields=PUSH_SECRET_FIELDS)
+    return before
+
+
 def stream_remote_replace(*, stream: Stream, actor: Actor = None) -> None:
     """PUT every receiver-supplied property again (SSF §8.1.1.5); a push stream gets a new
-    Authorization value, since only the old one's hash is kept."""
+    Authorization value, since only the old one's hash is kept.
+
+    The new value is accepted before the PUT is sent: the transmitter may push with it before
+    its answer reaches us, or its answer may never reach us. Only a refusal (a 4xx or 429: not
+    applied) puts the old value back; without an answer, or on a 5xx, both stay accepted.
+    """
     management = stream.management
     delivery, secret = _delivery(management.delivery_method, stream.pk)
     body = {
@@ -248,14 +265,16 @@ def stream_remote_replace(*, stream: Stream, actor: Actor = None) -> None:
         "description": stream.name,
         "events_requested": management.events_requested,
     }
-    management, config = _call(stream, "change_stream", "PUT", body)
+    before = _push_secret_install(stream, secret) if secret is not None else None
+    try:
+        management, config = _call(stream, "change_stream", "PUT", body)
+    except ManagementError as exc:
+        if before is not None and exc.status is not None and not exc.transient:
+            Stream.objects.filter(pk=stream.pk).update(**before, updated_at=timezone.now())
+        raise
     with transaction.atomic():
         if config is None:
             _check_deferred_change_later(stream)
-        if secret is not None:
-            locked = Stream.objects.select_for_update().get(pk=stream.pk)
-            push_secret_replace(locked, secret)
-            locked.save(update_fields=PUSH_SECRET_FIELDS)
         _contact(management, **({"remote_config": config} if config else {}))
         stream_change_record(stream=stream, action=StreamAction.REPLACE_REMOTE, actor=actor)
 

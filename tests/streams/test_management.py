@@ -133,6 +133,42 @@ def test_read_update_replace_and_delete(tx, receiver):
     assert not Stream.objects.exists()
 
 
+def test_replace_refused_by_the_transmitter_keeps_the_old_push_secret(tx, receiver):
+    stream = managed(tx)
+    before = Stream.objects.values_list(
+        "push_authorization_hash", "previous_push_authorization_hash"
+    ).get()
+    StreamManagement.objects.filter(pk=stream.pk).update(remote_stream_id="not-there")
+    with pytest.raises(ManagementError):
+        sm.stream_remote_replace(stream=Stream.objects.get())  # 404: not applied
+    after = Stream.objects.values_list(
+        "push_authorization_hash", "previous_push_authorization_hash"
+    ).get()
+    assert after == before
+    StreamManagement.objects.filter(pk=stream.pk).update(remote_stream_id=tx.stream["stream_id"])
+    tx.send("session-revoked")
+    assert tx.push_results[-1].status == 202
+
+
+def test_replace_whose_answer_is_lost_still_accepts_the_new_push_secret(tx, receiver):
+    """The transmitter applies the PUT but its answer comes after our timeout: it pushes with
+    the new secret, which must already be accepted (and the old one, for its grace period)."""
+    managed(tx)
+    old_header = tx.stream["delivery"]["authorization_header"]
+    tx.answer_delay = 1.5  # the tests' OUTBOUND_READ_TIMEOUT is 1 s
+    with pytest.raises(ManagementError):
+        sm.stream_remote_replace(stream=Stream.objects.get())
+    wait_for(lambda: tx.stream["delivery"]["authorization_header"] != old_header)
+    tx.answer_delay = 0
+    jti = tx.send("session-revoked")  # with the new Authorization value
+    assert tx.push_results[-1].status == 202
+    assert SecurityEvent.objects.filter(jti=jti).exists()
+    with tx.state.cond:  # a push still signed off with the old value, within its grace period
+        tx.state.stream.delivery["authorization_header"] = old_header
+    tx.send("session-revoked")
+    assert tx.push_results[-1].status == 202
+
+
 def test_status_set_read_and_changed_by_the_transmitter(tx, receiver):
     stream = managed(tx)
     assert sm.stream_status_set(stream=stream, status="paused", reason="maintenance")

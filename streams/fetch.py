@@ -10,11 +10,14 @@ Every request goes through `safe_request`, which
 - never uses proxies from the environment, and never logs request headers (they carry secrets).
 """
 
+import contextlib
 import ipaddress
 import json
 import socket
-import time
+import threading
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -23,13 +26,35 @@ from django.conf import settings
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+from urllib3.util.connection import create_connection
 
 # Refused whatever ALLOW_INSECURE_TRANSMITTER_URLS says: link-local (the cloud metadata services
-# live at 169.254.169.254), AWS's IPv6 metadata address and Alibaba Cloud's metadata address.
+# live at 169.254.169.254), AWS's IPv6 metadata address, Alibaba Cloud's and Oracle Cloud
+# Classic's metadata addresses.
 ALWAYS_REFUSED_NETWORKS = tuple(
     ipaddress.ip_network(n)
-    for n in ("169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "100.100.100.200/32")
+    for n in (
+        "169.254.0.0/16",
+        "fe80::/10",
+        "fd00:ec2::254/128",
+        "100.100.100.200/32",
+        "192.0.0.192/32",
+    )
 )
+# Not public hosts, though Python 3.11's ipaddress counts them as global: IETF protocol
+# assignments and the deprecated 6to4 relay anycast.
+NOT_GLOBAL_IPV4_NETWORKS = tuple(
+    ipaddress.IPv4Network(n) for n in ("192.0.0.0/24", "192.88.99.0/24")
+)
+# IPv6 addresses whose last 32 bits are the IPv4 address the packets are translated to:
+# IPv4-mapped, SIIT (RFC 2765), NAT64's well-known prefix (RFC 6052) and IPv4-compatible.
+IPV4_IN_LAST_32_BITS_NETWORKS = tuple(
+    ipaddress.IPv6Network(n) for n in ("::ffff:0:0/96", "::ffff:0:0:0/96", "64:ff9b::/96", "::/96")
+)
+# RFC 8215's local-use NAT64 prefix: the operator chooses how IPv4 addresses are embedded, so the
+# target cannot be checked.
+NAT64_LOCAL_USE_NETWORK = ipaddress.IPv6Network("64:ff9b:1::/48")
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "ssf-receiver/0.1 (+https://openid.net/wg/sharedsignals/)"
 
@@ -82,15 +107,45 @@ class FetchedResponse:
 
 
 def address_refusal(address: str, *, allow_insecure: bool) -> str | None:
-    """Why connecting to `address` is refused, or None when it is allowed."""
+    """Why connecting to `address` is refused, or None when it is allowed.
+
+    An IPv6 address that carries an IPv4 address (mapped, translated, tunnelled) reaches that
+    IPv4 address, so both must pass.
+    """
     ip = ipaddress.ip_address(address)
-    if ip.version == 6 and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in NAT64_LOCAL_USE_NETWORK:
+            return f"{ip} is in the local-use NAT64 prefix, whose IPv4 target cannot be checked"
+        embedded = _embedded_ipv4(ip)
+        if embedded is not None:
+            refusal = _own_refusal(embedded, allow_insecure=allow_insecure)
+            if refusal is not None:
+                return f"{ip} carries the IPv4 address {embedded}, and {refusal}"
+    return _own_refusal(ip, allow_insecure=allow_insecure)
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address that `ip` leads to through a translator or tunnel, if any."""
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]  # the client's address; (server, client)
+    # :: and ::1 are IPv6's own unspecified and loopback addresses, not IPv4-compatible ones.
+    if int(ip) > 1 and any(ip in network for network in IPV4_IN_LAST_32_BITS_NETWORKS):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def _own_refusal(
+    ip: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_insecure: bool
+) -> str | None:
+    """Why `ip` itself is refused, without looking at any IPv4 address it carries."""
     if any(ip in network for network in ALWAYS_REFUSED_NETWORKS):
         return f"{ip} is a link-local or cloud-metadata address, which is never allowed"
     if ip.is_unspecified or ip.is_multicast:
         return f"{ip} is not a unicast address"
-    if not allow_insecure and not ip.is_global:
+    is_public = ip.is_global and not any(ip in network for network in NOT_GLOBAL_IPV4_NETWORKS)
+    if not allow_insecure and not is_public:
         return (
             f"{ip} is a loopback, private or reserved address; transmitter URLs must resolve to "
             "public addresses (ALLOW_INSECURE_TRANSMITTER_URLS allows them in a lab)"
@@ -114,26 +169,104 @@ def resolve_allowed_address(host: str, port: int) -> str:
     raise RefusedURL(f"Refused to connect to {host}: {refusals[0]}.")
 
 
-class _GuardedConnectionMixin:
-    """Connect only to an address that `resolve_allowed_address` approved, and check the peer."""
+class _ExchangeDeadline:
+    """Cuts off every connection of one exchange once its total time is up.
 
-    def _new_conn(self):
+    The read timeout bounds each recv, not their sum: a server trickling a byte at a time, in the
+    headers or the body, would hold the worker for as long as it likes. Shutting the sockets down
+    from a timer ends any blocked read, TLS handshake included. Like asyncio.timeout, leaving the
+    block after the deadline raises FetchTimeout in place of whatever the block raised or returned
+    (a body that ends when its connection closes is cut short without any error).
+    """
+
+    def __init__(self, seconds: float, *, host: str | None):
+        self.seconds = seconds
+        self.host = host
+        self._expired = False
+        self._lock = threading.Lock()
+        # Duplicates of the connections' sockets: shutting one down ends the connection even once
+        # TLS has taken the original socket over.
+        self._sockets: list[socket.socket] = []
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            duplicate = sock.dup()
+            self._sockets.append(duplicate)
+            if self._expired:
+                _shut_down(duplicate)
+
+    def _expire(self) -> None:
+        with self._lock:
+            self._expired = True
+            for sock in self._sockets:
+                _shut_down(sock)
+
+    def __enter__(self) -> "_ExchangeDeadline":
+        self._token = _current_deadline.set(self)
+        self._timer.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._timer.cancel()
+        _current_deadline.reset(self._token)
+        with self._lock:
+            for sock in self._sockets:
+                sock.close()
+            self._sockets.clear()
+            expired = self._expired
+        if expired:
+            raise FetchTimeout(
+                f"{self.host} did not finish answering within {self.seconds:g}s, "
+                "the limit for a whole request."
+            ) from exc
+
+
+def _shut_down(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # the peer may have closed it already
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+_current_deadline: ContextVar[_ExchangeDeadline | None] = ContextVar(
+    "outbound_exchange_deadline", default=None
+)
+
+
+class _GuardedHTTPConnection(HTTPConnection):
+    """Connect only to an address that `resolve_allowed_address` approved.
+
+    The host name stays the connection's host: TLS needs it for SNI and the certificate check.
+    """
+
+    def _new_conn(self) -> socket.socket:
         host = self._dns_host.strip("[]")
-        self._dns_host = resolve_allowed_address(host, self.port)
-        sock = super()._new_conn()
-        peer = sock.getpeername()[0]
-        refusal = address_refusal(peer, allow_insecure=_allow_insecure())
-        if refusal is not None:
-            sock.close()
-            raise RefusedURL(f"Refused to talk to {host}: {refusal}.")
+        address = resolve_allowed_address(host, self.port)
+        try:
+            sock = create_connection(
+                (address, self.port),
+                self.timeout,
+                source_address=self.source_address,
+                socket_options=self.socket_options,
+            )
+        except TimeoutError as exc:
+            raise ConnectTimeoutError(
+                self, f"Connection to {host} timed out. (connect timeout={self.timeout})"
+            ) from exc
+        except OSError as exc:
+            raise NewConnectionError(self, f"Failed to establish a new connection: {exc}") from exc
+        deadline = _current_deadline.get()
+        if deadline is not None:
+            deadline.watch(sock)
         return sock
 
 
-class _GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
-    pass
-
-
-class _GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
+class _GuardedHTTPSConnection(_GuardedHTTPConnection, HTTPSConnection):
     pass
 
 
@@ -192,7 +325,7 @@ def _session() -> requests.Session:
     return session
 
 
-def _read_body(response: requests.Response, *, url: str, deadline: float) -> bytes:
+def _read_body(response: requests.Response, *, url: str) -> bytes:
     limit = settings.OUTBOUND_MAX_BYTES
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > limit:
@@ -202,8 +335,6 @@ def _read_body(response: requests.Response, *, url: str, deadline: float) -> byt
         size += len(chunk)
         if size > limit:
             raise ResponseTooLarge(f"{url} sent more than {limit} bytes.")
-        if time.monotonic() > deadline:
-            raise FetchTimeout(f"{url} took too long to send its answer.")
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -223,8 +354,8 @@ def safe_request(
     """
     connect_timeout = settings.OUTBOUND_CONNECT_TIMEOUT
     read_timeout = settings.OUTBOUND_READ_TIMEOUT
-    deadline = time.monotonic() + connect_timeout + 2 * read_timeout
-    with _session() as session:
+    total_limit = connect_timeout + 2 * read_timeout
+    with _session() as session, _ExchangeDeadline(total_limit, host=urlsplit(url).hostname):
         for _hop in range(settings.OUTBOUND_MAX_REDIRECTS + 1):
             check_url(url)
             host = urlsplit(url).hostname
@@ -262,7 +393,7 @@ def safe_request(
                     url = target
                     continue
                 try:
-                    body = _read_body(response, url=url, deadline=deadline)
+                    body = _read_body(response, url=url)
                 except requests.exceptions.RequestException as exc:
                     raise FetchTimeout(
                         f"{host} stopped sending its answer: {_reason(exc)}."

@@ -66,6 +66,8 @@ class SecurityEvent(models.Model):
             ),
             models.Index(fields=["stream", "-received_at"], name="security_event_stream_recv"),
             models.Index(fields=["-received_at"], name="security_event_received"),
+            # Replays from the issuer of a stream since removed and added again.
+            models.Index(fields=["issuer", "jti"], name="security_event_issuer_jti"),
         ]
 
     def __str__(self) -> str:

@@ -42,3 +42,9 @@ def stream_recent_rejections(*, stream_id: str, limit: int = 20) -> QuerySet[Rej
 def security_event_get(*, pk: int) -> SecurityEvent:
     """One stored SET with its stream (DoesNotExist when unknown)."""
     return SecurityEvent.objects.select_related("stream").get(pk=pk)
+
+
+def security_event_seen(*, issuer: str, jti: str) -> bool:
+    """Whether a SET with this jti from this issuer is stored, on any stream, removed ones too
+    (a jti is unique per issuer, RFC 8417 §2.2)."""
+    return SecurityEvent.objects.filter(issuer=issuer, jti=jti).exists()

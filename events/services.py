@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 
 from events.dispatch import request_processing
 from events.models import RejectedSecurityEvent, SecurityEvent, SecurityEventStatus
+from events.selectors import security_event_seen
 from events.verification import SetError, SetErrorCode, VerifiedSet, verify_set
 from streams.models import StreamStatus
 
@@ -25,13 +26,16 @@ REJECTED_RAW_MAX_CHARS = 8192
 
 # One statement, one transaction (autocommit): the SET is stored only if its stream is still
 # as it was when the SET was verified (Active, not saved since, same keys), since verification
-# may have used a stream read a few seconds ago. A replayed jti stores nothing (RFC 8935 §2.3).
+# may have used a stream read a few seconds ago. A replayed jti stores nothing (RFC 8935 §2.3):
+# neither on the same stream (the unique constraint) nor one kept from a removed stream of the
+# same issuer (NOT EXISTS), since a jti is unique per issuer (RFC 8417 §2.2).
 _INSERT_SQL = """
 INSERT INTO events_securityevent (stream_id, stream_ref, issuer, jti, event_type, raw, header,
     claims, kid, alg, typ_missing, content_type_mislabelled, received_at, status)
 SELECT s.id, s.id, s.issuer, %s, %s, %s, %s{json}, %s{json}, %s, %s, %s, %s, %s, %s
 FROM streams_stream s
 WHERE s.id = %s AND s.status = %s AND s.updated_at = %s AND s.jwks_fetched_at = %s
+    AND NOT EXISTS (SELECT 1 FROM events_securityevent e WHERE e.issuer = s.issuer AND e.jti = %s)
 ON CONFLICT (stream_id, jti) DO NOTHING
 RETURNING id
 """
@@ -56,13 +60,14 @@ def security_event_store(*, verified: VerifiedSet, content_type_mislabelled: boo
         json.dumps(verified.claims), verified.kid, verified.alg, verified.typ_missing,
         content_type_mislabelled, as_db(timezone.now()), SecurityEventStatus.PENDING,
         stream.pk, StreamStatus.ACTIVE, as_db(stream.updated_at), as_db(stream.jwks_fetched_at),
+        verified.jti,
     ]  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(_INSERT_SQL.format(json=json_cast), params)
         stored = cursor.fetchone() is not None
     if stored:
         transaction.on_commit(request_processing)
-    elif not SecurityEvent.objects.filter(stream_id=stream.pk, jti=verified.jti).exists():
+    elif not security_event_seen(issuer=stream.issuer, jti=verified.jti):
         raise StreamChanged(stream.pk)
 
 

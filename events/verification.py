@@ -31,7 +31,7 @@ from jwcrypto.common import base64url_decode
 from jwcrypto.jwa import JWA
 
 from common.text import has_lone_surrogate
-from events.models import SecurityEvent
+from events.selectors import security_event_seen
 from streams.discovery import DiscoveryError, normalize_issuer
 from streams.keys import SIGNING_ALGORITHMS, SigningKey
 from streams.models import Stream, push_secret_hash
@@ -391,7 +391,7 @@ def _check_verification_state(claims: dict[str, Any], stream: Stream, context: d
         return
     # RFC 8935 §2.3: a re-delivered SET is answered as it was the first time, even though the
     # state it carried was used up when it was first processed.
-    if not SecurityEvent.objects.filter(stream=stream, jti=claims["jti"]).exists():
+    if not security_event_seen(issuer=stream.issuer, jti=claims["jti"]):
         raise SetError(
             SetErrorCode.INVALID_STATE,
             "The verification state does not match a verification this receiver requested.",

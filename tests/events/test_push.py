@@ -462,3 +462,22 @@ def test_redis_down_still_refuses_with_400_and_keeps_the_refusal(stream, make_se
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                                    "LOCATION": f"redis://127.0.0.1:{free_port()}/0"}}  # fmt: skip
     assert_error(push(make_set(aud="https://nobody.example")), "invalid_audience")
+
+
+def test_a_set_replayed_after_its_stream_was_removed_and_added_again_is_not_stored_again(
+    stream, transmitter, make_set, push, django_capture_on_commit_callbacks
+):
+    """A jti is unique per issuer (RFC 8417 §2.2): removing the stream keeps its SETs, and a
+    replay of one to the stream added again is answered 202 (RFC 8935 §2.3), not processed."""
+    from streams.services import stream_create, stream_delete
+
+    token = make_set()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert push(token).status_code == 202
+    stream_delete(stream=stream)
+    again = stream_create(name="Acme MDM again", well_known_url=transmitter.well_known_url)
+    assert push(token).status_code == 202
+    assert SecurityEvent.objects.count() == 1
+    assert not SecurityEvent.objects.filter(stream=again).exists()
+    assert push(make_set()).status_code == 202  # a new jti is stored
+    assert SecurityEvent.objects.filter(stream=again).count() == 1

@@ -47,7 +47,7 @@ fmt: $(VENV)/.dev ## Format and autofix with ruff
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-worker: $(VENV)/.runtime ## A Celery worker (needs REDIS_URL and DATABASE_URL, see README)
+worker: $(VENV)/.runtime ## A Celery worker (production settings: DJANGO_SECRET_KEY, DATABASE_URL, REDIS_URL; see README)
 	$(BIN)/celery -A config worker --loglevel=INFO --pool=solo
 
 beat: $(VENV)/.runtime ## Celery beat: the pending-SET sweeper and the rejected-SET pruner

@@ -3,17 +3,19 @@
 from typing import Any
 
 
-def _is_unicode(text: str) -> bool:
+def _storable(text: str) -> bool:
+    if "\x00" in text:  # PostgreSQL text and jsonb cannot hold NUL
+        return False
     try:
         text.encode("utf-8")
-    except UnicodeEncodeError:
+    except UnicodeEncodeError:  # a lone UTF-16 surrogate ("\ud800"): valid JSON, not Unicode
         return False
     return True
 
 
-def has_lone_surrogate(value: Any) -> bool:
-    """True when a JSON value holds a lone UTF-16 surrogate ("\\ud800"): valid JSON, but not
-    Unicode text, so neither UTF-8 nor PostgreSQL can keep it.
+def has_unstorable_text(value: Any) -> bool:
+    """True when a JSON value holds a string (or key) that neither UTF-8 nor PostgreSQL can
+    keep: a NUL, or a lone surrogate.
 
     Walks with its own stack: JSON nested deeper than Python's recursion limit still parses
     (json.loads has its own, higher one), and must get an answer, not a RecursionError.
@@ -22,7 +24,7 @@ def has_lone_surrogate(value: Any) -> bool:
     while pending:
         item = pending.pop()
         if isinstance(item, str):
-            if not _is_unicode(item):
+            if not _storable(item):
                 return True
         elif isinstance(item, dict):
             pending.extend(item.keys())

@@ -4,9 +4,11 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 from django.views import View
 from django.views.generic import TemplateView
 
@@ -15,6 +17,13 @@ from common.models import ApiToken
 from common.roles import ConsoleAccessMixin
 from common.selectors import api_token_list
 from common.services import api_token_create, api_token_revoke
+
+
+def render_secret_once(request: HttpRequest, template: str, context: dict) -> HttpResponse:
+    """A page that shows a secret once: never cached, by the browser or anything between."""
+    response = render(request, template, context)
+    add_never_cache_headers(response)
+    return response
 
 
 class ApiTokenListView(ConsoleAccessMixin, TemplateView):
@@ -49,7 +58,7 @@ class ApiTokenAddView(ConsoleAccessMixin, View):
             except ValidationError as exc:
                 form.add_error(None, exc)
             else:
-                return render(
+                return render_secret_once(
                     request, "common/api_token_secret.html", {"token": token, "secret": secret}
                 )
         return render(request, self.template_name, {"form": form}, status=400)

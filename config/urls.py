@@ -1,10 +1,28 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.contrib.auth import views as auth_views
+from django.urls import include, path, register_converter
 from django.views.generic import RedirectView
+
+from common.ids import ObjectIdConverter
+
+register_converter(ObjectIdConverter, "oid")
+
+# Sign in and out and change one's password; no password reset by e-mail (admins are made with
+# manage.py create_admin, and no mail is configured).
+account_urlpatterns = [
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "password_change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
+]
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="streams:stream_list"), name="home"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include(account_urlpatterns)),
     path(
         "security/device-integrations/shared-signals/",
         include("streams.urls", namespace="streams"),

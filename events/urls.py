@@ -17,7 +17,7 @@ urlpatterns = [
         name="security_event_push_stream",
     ),
     path(
-        "security/device-integrations/shared-signals/<str:pk>/events/",
+        "security/device-integrations/shared-signals/<oid:pk>/events/",
         views.StreamEventsView.as_view(),
         name="stream_events",
     ),

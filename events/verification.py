@@ -30,7 +30,7 @@ from django.utils import timezone
 from jwcrypto.common import base64url_decode
 from jwcrypto.jwa import JWA
 
-from common.text import has_lone_surrogate
+from common.text import has_unstorable_text
 from events.selectors import security_event_seen
 from streams.discovery import DiscoveryError, normalize_issuer
 from streams.keys import SIGNING_ALGORITHMS, SigningKey
@@ -138,7 +138,7 @@ def _json_object(segment: str, what: str) -> dict[str, Any]:
         ) from exc
     if not isinstance(value, dict):
         raise SetError(SetErrorCode.INVALID_REQUEST, f"The JWS {what} is not a JSON object.")
-    if has_lone_surrogate(value):
+    if has_unstorable_text(value):
         # A lone UTF-16 surrogate ("\ud800") is valid JSON but not Unicode text: no database
         # (nor UTF-8) can store it, so the SET could never be kept.
         raise SetError(

@@ -31,6 +31,12 @@ def _stream_choices():
     return [("", "Any stream"), *list(Stream.objects.order_by("name").values_list("pk", "name"))]
 
 
+class EntitySearchForm(forms.Form):
+    """The directory's search box; a form so that junk (a NUL byte) never reaches the query."""
+
+    q = forms.CharField(required=False, max_length=100, label="Search")
+
+
 class ReportFilterForm(forms.Form):
     level = forms.ChoiceField(required=False, choices=[("", "Any risk"), *RiskLevel.choices[1:]])
     range = forms.ChoiceField(required=False, choices=RANGE_CHOICES, initial="7d")
@@ -144,7 +150,9 @@ class RiskSetForm(forms.Form):
 
 class PolicyRuleForm(forms.Form):
     name = forms.CharField(max_length=100)
-    priority = forms.IntegerField(min_value=1, required=False, help_text="1 is tried first.")
+    priority = forms.IntegerField(
+        min_value=1, max_value=1_000_000, required=False, help_text="1 is tried first."
+    )
     active = forms.BooleanField(required=False, initial=True)
     risk_level = forms.ChoiceField(choices=LevelCondition.choices, label="Entity risk level")
     detection_types = forms.MultipleChoiceField(

@@ -6,9 +6,9 @@ app_name = "risk"
 
 urlpatterns = [
     path("reports/entity-risk/", reports.EntityRiskReportView.as_view(), name="entity_risk_report"),
-    path("reports/entity-risk/<str:pk>/", reports.EntityDetailView.as_view(), name="entity_detail"),
+    path("reports/entity-risk/<oid:pk>/", reports.EntityDetailView.as_view(), name="entity_detail"),
     path(
-        "reports/entity-risk/<str:pk>/risk/",
+        "reports/entity-risk/<oid:pk>/risk/",
         reports.EntityRiskSetView.as_view(),
         name="entity_risk_set",
     ),

@@ -102,7 +102,7 @@ class FetchedResponse:
         """The body as JSON, or NotJSON naming the URL."""
         try:
             return json.loads(self.body)
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
             raise NotJSON(f"{self.url} did not answer with a JSON document.") from exc
 
 

@@ -4,6 +4,7 @@ import json
 
 from django import forms
 
+from common.text import has_unstorable_text
 from streams.models import ConfigMethod, DeliveryMethod, ManagementAuth
 from streams.ssf_client import Credentials
 from streams.stream_management import ManagementRequest
@@ -164,10 +165,12 @@ class SubjectForm(forms.Form):
         elif data.get("identifier"):
             try:
                 subject = json.loads(data["identifier"])
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise forms.ValidationError("The identifier is not JSON.") from exc
             if not isinstance(subject, dict) or not subject.get("format"):
                 raise forms.ValidationError("A subject identifier is an object with a format.")
+            if has_unstorable_text(subject):
+                raise forms.ValidationError("The identifier holds a NUL or a lone surrogate.")
             data["subject"] = subject
         else:
             raise forms.ValidationError("Give an email or an identifier.")

@@ -197,7 +197,10 @@ class StreamManagement(models.Model):
 
     @property
     def remote_status_choice(self) -> RemoteStatus | None:
-        return RemoteStatus(self.remote_status) if self.remote_status else None
+        # None for a value no longer (or never) an SSF status: the page must still render.
+        return (
+            RemoteStatus(self.remote_status) if self.remote_status in RemoteStatus.values else None
+        )
 
     @property
     def is_flagged(self) -> bool:

@@ -149,7 +149,7 @@ class TransmitterClient:
             return response.status, None
         try:
             return response.status, json.loads(response.body)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise ManagementError(f"{method} {url} did not answer with JSON.") from exc
 
     def checked_config(self, config: Any) -> dict[str, Any]:

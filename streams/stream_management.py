@@ -323,8 +323,12 @@ def stream_status_set(
             _contact(management)
             _check_deferred_change_later(stream, expected_status=status)
         else:
+            # The transmitter's answer, when it is a status at all (it is stored and shown).
+            answered = answer.get("status")
             _contact(
-                management, remote_status=answer.get("status", status), remote_status_reason=reason
+                management,
+                remote_status=answered if answered in RemoteStatus.values else status,
+                remote_status_reason=reason[:500],
             )
         stream_change_record(
             stream=stream,

@@ -6,6 +6,7 @@ from typing import ClassVar
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -13,6 +14,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from common.roles import ConsoleAccessMixin
+from common.views import render_secret_once
 from streams import selectors, services, stream_management
 from streams.discovery import DiscoveryError
 from streams.forms import ManagedStreamEditForm, ManagedStreamForm, StreamForm, SubjectForm
@@ -206,7 +208,7 @@ class StreamPushSecretView(ConsoleAccessMixin, View):
             messages.success(request, "Pushes no longer need an Authorization header.")
             return redirect("streams:stream_detail", pk=stream.pk)
         secret = services.stream_push_secret_rotate(stream=stream, actor=request.user)
-        return render(
+        return render_secret_once(
             request, "streams/stream_push_secret.html", {"stream": stream, "secret": secret}
         )
 
@@ -284,8 +286,9 @@ class StreamSubjectRemoveView(_ManagedStreamActionView):
     """Remove a subject at the transmitter (its events are still accepted if they come)."""
 
     def act(self, *, stream):
-        subject = get_object_or_404(
-            StreamSubject, pk=self.request.POST.get("subject"), stream=stream
-        )
+        subject_id = self.request.POST.get("subject", "")
+        if not subject_id.isdigit():
+            raise Http404("No such subject.")
+        subject = get_object_or_404(StreamSubject, pk=subject_id, stream=stream)
         stream_management.stream_subject_remove(subject=subject, actor=self.request.user)
         return "Subject removed at the transmitter; its events are still accepted."

@@ -11,7 +11,8 @@ from django.views.generic import TemplateView
 
 from common.roles import ConsoleAccessMixin
 from risk import selectors
-from risk.forms import CsvImportForm, EntityForm
+from risk.forms import CsvImportForm, EntityForm, EntitySearchForm
+from risk.models import Entity
 from risk.services.directory import entities_import_csv, entity_create
 
 PAGE_SIZE = 50
@@ -21,10 +22,13 @@ class EntityListView(ConsoleAccessMixin, TemplateView):
     template_name = "risk/entity_list.html"
 
     def get_context_data(self, **kwargs):
-        q = self.request.GET.get("q", "").strip()
-        page = Paginator(selectors.entity_list(q=q), PAGE_SIZE).get_page(
-            self.request.GET.get("page")
-        )
+        search = EntitySearchForm(self.request.GET)
+        if search.is_valid():
+            q = search.cleaned_data["q"]
+            entities = selectors.entity_list(q=q)
+        else:
+            q, entities = "", Entity.objects.none()
+        page = Paginator(entities, PAGE_SIZE).get_page(self.request.GET.get("page"))
         query = urlencode({"q": q}) if q else ""
         return super().get_context_data(page=page, q=q, query=query, **kwargs)
 

@@ -11,6 +11,7 @@ from django.views import View
 from django.views.generic import TemplateView
 
 from common.roles import ConsoleAccessMixin
+from common.views import render_secret_once
 from risk import selectors
 from risk.forms import ConnectedAppForm, MappingOverrideForm, PolicyRuleForm, WorkflowForm
 from risk.mapping import RULES
@@ -189,8 +190,8 @@ class WorkflowAddView(ConsoleAccessMixin, View):
         if form.is_valid():
             try:
                 workflow, secret = policy_config.workflow_create(**form.cleaned_data)
-                return render(request, "risk/workflow_secret.html",
-                              {"workflow": workflow, "secret": secret})  # fmt: skip
+                return render_secret_once(request, "risk/workflow_secret.html",
+                                          {"workflow": workflow, "secret": secret})  # fmt: skip
             except ValidationError as exc:
                 form.add_error(None, exc)
         return render(request, self.template_name, {"form": form}, status=400)

@@ -107,6 +107,17 @@ def test_malformed_json_is_e0000003(api):
     assert_okta_error(response, 400, "E0000003")
 
 
+@pytest.mark.parametrize(
+    "body",
+    ["[" * 5000 + "]" * 5000, '{"name": "x\\u0000y"}', '{"name\\u0000": "x"}'],
+    ids=["nested-too-deep", "nul-in-a-value", "nul-in-a-key"],
+)
+def test_json_no_database_or_parser_can_take_is_e0000003(api, body):
+    response = api.post(PROVIDERS, body, content_type="application/json")
+    assert_okta_error(response, 400, "E0000003")
+    assert not Stream.objects.exists()
+
+
 def test_list_and_retrieve(api, stream):
     (listed,) = api.get(PROVIDERS).json()
     assert listed["id"] == stream.pk

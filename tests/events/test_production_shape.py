@@ -1,5 +1,6 @@
 """The production shape for real: gunicorn, PostgreSQL, Redis broker, Celery worker processes."""
 
+import os
 import time
 
 import pytest
@@ -111,3 +112,20 @@ def test_broker_down_at_ingest_keeps_the_set_until_the_sweeper_runs(
             worker.stop()
         server.stop()
         broker.stop()
+
+
+@pytest.mark.parametrize("module", ["config.wsgi", "config.celery"])
+def test_a_server_started_without_settings_gets_production_not_debug(module):
+    """gunicorn config.wsgi (or a Celery worker) with no DJANGO_SETTINGS_MODULE must not run
+    with DEBUG and the development secret key: production settings refuse to start instead."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    result = subprocess.run(
+        [sys.executable, "-c", f"import {module}; import django.conf as c; c.settings.DEBUG"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "DJANGO_SECRET_KEY" in result.stderr

@@ -202,6 +202,22 @@ def test_directory_pages_through_everyone_and_keeps_the_search(admin_client):
     assert [entity.login for entity in last] == [f"ops{n:02d}@example.com" for n in range(50, 60)]
 
 
+def test_a_nul_in_the_directory_search_finds_nobody_instead_of_failing(admin_client, alice):
+    response = admin_client.get(reverse("risk:entity_list"), {"q": "al\x00ice"})
+    assert response.status_code == 200
+    assert not list(response.context["page"])
+
+
+def test_a_rule_priority_past_the_column_is_a_form_error(admin_client):
+    response = admin_client.post(
+        reverse("risk:policy_rule_add"),
+        {"name": "Big", "priority": "99999999999", "risk_level": "HIGH", "apps": "NONE"},
+    )
+    assert response.status_code == 400
+    assert "less than or equal to" in response.content.decode()
+    assert not PolicyRule.objects.filter(name="Big").exists()
+
+
 def test_readonly_admin_cannot_change_the_directory_or_policy(readonly_client):
     for name in ("risk:entity_add", "risk:policy_rule_add", "risk:connected_app_add",
                  "risk:workflow_add", "risk:mapping_override_add"):  # fmt: skip

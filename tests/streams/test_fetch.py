@@ -126,8 +126,9 @@ def test_http_error_status_is_named(server):
     assert caught.value.status == 404
 
 
-def test_non_json_body_is_named(server):
-    server.route("GET", "/doc", body="<html>hello</html>")
+@pytest.mark.parametrize("body", ["<html>hello</html>", "[" * 5000 + "]" * 5000])
+def test_non_json_body_is_named(server, body):
+    server.route("GET", "/doc", body=body)
     with pytest.raises(fetch.NotJSON, match="JSON"):
         fetch.fetch_json(server.url("/doc"))
 

@@ -451,6 +451,7 @@ def test_console_adds_a_managed_stream_and_acts_on_it(tx, receiver, admin_client
     admin_client.post(base + "subjects/add/", {"email": "bob@example.com"})
     assert tx.subjects == [{"format": "email", "email": "bob@example.com"}]
     subject = stream.subjects.get()
+    assert admin_client.post(base + "subjects/remove/", {"subject": "abc"}).status_code == 404
     admin_client.post(base + "subjects/remove/", {"subject": subject.pk})
     assert tx.subjects == []
     edit = admin_client.post(

@@ -150,6 +150,29 @@ def test_push_secret_is_shown_once(admin_client, stream):
     assert secret.encode() not in detail.content
 
 
+def test_secret_pages_are_never_cached(admin_client, stream):
+    response = admin_client.post(reverse("streams:stream_push_secret", args=[stream.pk]))
+    assert "no-store" in response["Cache-Control"]
+
+
+@pytest.mark.parametrize("junk", ["%00", "a%00b", "..%2F"])
+def test_a_junk_id_in_a_console_url_is_404(admin_client, stream, junk):
+    base = reverse("streams:stream_detail", args=[stream.pk]).replace(stream.pk, junk)
+    assert admin_client.get(base).status_code == 404
+    assert admin_client.get(f"/reports/entity-risk/{junk}/").status_code == 404
+
+
+def test_a_status_that_is_not_an_ssf_status_still_renders(admin_client, stream):
+    from streams.models import StreamManagement
+
+    management = StreamManagement.objects.create(
+        stream=stream, remote_stream_id="r1", delivery_method="urn:ietf:rfc:8935",
+        delivery_endpoint="x", auth_method="STATIC_TOKEN", remote_status="active",
+    )  # fmt: skip
+    assert management.remote_status_choice is None
+    assert admin_client.get(reverse("streams:stream_detail", args=[stream.pk])).status_code == 200
+
+
 def test_readonly_admin_sees_everything(readonly_client, stream):
     html = readonly_client.get(LIST).content.decode()
     assert "Acme MDM" in html

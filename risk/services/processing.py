@@ -12,6 +12,7 @@ import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -62,6 +63,12 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 200
 # A drain that finds a small batch waits this long before the next select: fewer, larger batches.
 GATHER_SECONDS = 0.1
+# RiskChange's column sizes: longer values from a SET are cut, not a reason to fail it.
+REASONS_MAX_CHARS = 500
+TXN_MAX_CHARS = 255
+# Entity's login/email/display_name and EntityIdentifier.key.
+ENTITY_TEXT_MAX_CHARS = 255
+IDENTIFIER_MAX_CHARS = 800
 # A drain under constant load hands over after this long, so other tasks get a worker.
 DRAIN_MAX_SECONDS = 10.0
 
@@ -79,8 +86,9 @@ class ParsedEvent:
 
     @property
     def txn(self) -> str:
+        """The SET's `txn`, as stored (RiskChange.txn holds 255 characters)."""
         txn = self.event.claims.get("txn")
-        return txn if isinstance(txn, str) else ""
+        return txn[:TXN_MAX_CHARS] if isinstance(txn, str) else ""
 
 
 def _parse(event: SecurityEvent, streams: dict[str, Stream]) -> ParsedEvent:
@@ -95,16 +103,21 @@ def _auto_create(subject: Subject) -> Entity | None:
     kind = EntityKind.USER if subject.user_keys else EntityKind.DEVICE
     keys = subject.user_keys if subject.user_keys else subject.device_keys
     email = next((k.removeprefix("email:") for k in keys if k.startswith("email:")), "")
+    if len(email) > ENTITY_TEXT_MAX_CHARS or any(len(k) > IDENTIFIER_MAX_CHARS for k in keys):
+        return None  # no column holds it: logged as matching no one, like any unknown subject
     try:
         with transaction.atomic():
-            entity = Entity(kind=kind, login=email, email=email, created_automatically=True,
-                            display_name="" if email else keys[0].split(":", 1)[1])  # fmt: skip
+            name = "" if email else keys[0].split(":", 1)[1][:ENTITY_TEXT_MAX_CHARS]
+            entity = Entity(kind=kind, login=email, email=email, display_name=name,
+                            created_automatically=True)  # fmt: skip
             entity.save()
             EntityIdentifier.objects.bulk_create(
                 [EntityIdentifier(entity=entity, key=k) for k in keys]
             )
     except IntegrityError:
-        return None  # a concurrent batch created it; the next sighting resolves it
+        # A concurrent batch created it and committed while we waited on its row: use that one.
+        found = EntityIdentifier.objects.filter(key__in=keys).values_list("entity_id", flat=True)
+        return Entity.objects.filter(pk__in=found[:1]).first()
     return entity
 
 
@@ -124,7 +137,8 @@ class Batch:
             EntityIdentifier.objects.filter(key__in=keys).values_list("key", "entity_id")
         )
         if settings.RISK_AUTO_CREATE_ENTITIES:
-            for item in self.items:
+            # In key order, so two batches creating the same two entities cannot deadlock.
+            for item in sorted(self.items, key=lambda item: sorted(item.subject.keys)):
                 if (
                     item.subject
                     and not self._entity_id(item.subject)
@@ -235,6 +249,11 @@ def _process(batch: Batch, item: ParsedEvent) -> str:
     observed_at, in_ms = mapping.event_time(item.event.claims, item.body)
     if in_ms:
         notes["eventTimestampInMilliseconds"] = True
+    latest = timezone.now() + timedelta(seconds=settings.SET_CLOCK_SKEW_SECONDS)
+    if observed_at > latest:
+        # A time in the future would make every later signal about the entity look older.
+        observed_at = latest
+        notes["eventTimeInTheFutureCapped"] = True
 
     def done(
         status: SecurityEventStatus,
@@ -274,14 +293,14 @@ def _process(batch: Batch, item: ParsedEvent) -> str:
             observed_at=observed_at,
             known_causes=batch.known_causes,
             source=RiskSource.PROVIDER,
-            reasons=mapping.reason_text(item.body) or mapping.event_label(item.uri),
+            reasons=(mapping.reason_text(item.body) or mapping.event_label(item.uri))[
+                :REASONS_MAX_CHARS
+            ],
             issuer=item.event.issuer,
             event_type=item.uri,
             security_event_id=item.event.pk,
             stream_ref=item.event.stream_ref,
-            txn=item.event.claims.get("txn")
-            if isinstance(item.event.claims.get("txn"), str)
-            else "",
+            txn=item.txn,
             trace_id=item.trace_id,
         )
         batch.modified[entity.pk] = entity

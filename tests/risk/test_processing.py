@@ -130,6 +130,27 @@ def test_older_event_never_overwrites_a_newer_level(alice, deliver):
     assert Entity.objects.get(pk=alice.pk).risk_level == RiskLevel.LOW
 
 
+def test_an_event_time_in_the_future_is_capped_and_does_not_freeze_the_risk(alice, deliver):
+    deliver(USER_RISK, high(event_timestamp=9_999_999_999))  # the year 2286
+    capped = LogEvent.objects.get(event_type=RECEIVE_EVENT)
+    assert capped.debug_data["eventTimeInTheFutureCapped"] is True
+    assert RiskChange.objects.get().observed_at.year == time.gmtime().tm_year
+    time.sleep(0.01)
+    deliver(USER_RISK, {"current_level": "low", "event_timestamp": time.time() + 400})
+    assert Entity.objects.get(pk=alice.pk).risk_level == RiskLevel.LOW
+
+
+def test_a_reason_or_txn_longer_than_its_column_is_cut_not_failed(alice, deliver):
+    deliver(RISC + "credential-compromise",
+            {"credential_type": "password", "reason_admin": {"en": "r" * 2000}},
+            txn="t" * 300)  # fmt: skip
+    assert SecurityEvent.objects.get().status == SecurityEventStatus.PROCESSED
+    change = RiskChange.objects.get()
+    assert (len(change.reasons), len(change.txn)) == (500, 255)
+    deliver(RISC + "credential-compromise", {"credential_type": "password"}, txn="t" * 301)
+    assert RiskChange.objects.count() == 1  # the same (cut) cause
+
+
 def test_one_risk_change_per_txn(alice, deliver):
     deliver(CAEP + "session-revoked", {}, txn="cause-7")
     deliver(RISC + "credential-compromise", {"credential_type": "password"}, txn="cause-7")
@@ -229,6 +250,53 @@ def test_auto_create_is_off_by_default_and_on_by_setting(stream, deliver, settin
         "HIGH",
         True,
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_auto_create_racing_another_batch_uses_the_entity_it_made(stream, transmitter, push,
+                                                                  settings, redis_url):  # fmt: skip
+    """Another batch creates the same entity and commits while ours waits on its row: our SET
+    goes to that entity instead of being logged as matching no one."""
+    import threading
+
+    import redis
+    from django.db import connection, connections, transaction
+
+    from events.dispatch import DRAIN_REQUESTED_KEY
+    from risk.models import EntityIdentifier
+
+    settings.RISK_AUTO_CREATE_ENTITIES = True
+    flag = redis.Redis.from_url(redis_url)
+    flag.set(DRAIN_REQUESTED_KEY, "1", px=60_000)  # a drain "is running": the push starts none
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    subject = {"format": "email", "email": "race@example.com"}
+    token = transmitter.make_set(events={USER_RISK: high()}, sub_id=subject)
+    assert push(token).status_code == 202
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    flag.delete(DRAIN_REQUESTED_KEY)
+    assert SecurityEvent.objects.get().status == SecurityEventStatus.PENDING
+    inserted, release = threading.Event(), threading.Event()
+
+    def other_batch():
+        try:
+            with transaction.atomic():
+                rival = Entity.objects.create(email="race@example.com", login="race@example.com")
+                EntityIdentifier.objects.create(entity=rival, key="email:race@example.com")
+                inserted.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=other_batch)
+    thread.start()
+    assert inserted.wait(10)
+    threading.Timer(0.5, release.set).start()  # commits while our INSERT waits on its key
+    security_events_process_pending()
+    thread.join(10)
+    assert connection.vendor == "postgresql"
+    rival = Entity.objects.get()
+    assert rival.risk_level == RiskLevel.HIGH
+    assert SecurityEvent.objects.get().status == SecurityEventStatus.PROCESSED
 
 
 def test_ssf_verification_event_is_processed_without_a_subject_entity(stream, deliver):

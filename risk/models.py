@@ -394,6 +394,8 @@ class PolicyAction(models.Model):
         max_length=16, choices=ActionStatus.choices, default=ActionStatus.PENDING
     )
     attempts = models.PositiveSmallIntegerField(default=0)
+    # Set while an attempt runs, so a second copy of its task does not run it too.
+    claimed_until = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)

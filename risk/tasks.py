@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from risk.services.actions import (
+    MAX_ATTEMPTS,
     TransientActionError,
     pending_policy_actions_sweep,
     policy_action_execute,
@@ -10,7 +11,7 @@ from risk.services.actions import (
 from risk.services.processing import security_events_process_pending
 from risk.services.system_log import stream_changes_mirror
 
-ACTION_MAX_RETRIES = 4
+ACTION_MAX_RETRIES = MAX_ATTEMPTS - 1
 
 
 @shared_task(name="risk.process_pending_security_events")

@@ -10,11 +10,13 @@ are retried (TransientActionError); other answers fail at once. Every attempt is
 import hashlib
 import hmac
 import json
+import logging
 import time
 from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from common.crypto import decrypt
@@ -29,7 +31,13 @@ from risk.services.system_log import (
 from risk.subjects import subject_of
 from streams import fetch
 
+logger = logging.getLogger(__name__)
+
 SIGNATURE_HEADER = "X-SSF-Signature"
+# An attempt holds its action this long: more than an outbound call's total limit.
+ACTION_CLAIM_SECONDS = 120
+# Attempts of one action in all, the sweeper's re-sends included (Celery's retry count restarts).
+MAX_ATTEMPTS = 5
 
 
 class TransientActionError(Exception):
@@ -159,32 +167,41 @@ def _attempt_log(action: PolicyAction, *, done: bool, reason: str) -> LogEvent:
 def policy_action_execute(*, action_id: int, final_attempt: bool) -> ActionStatus | None:
     """Run one attempt of a PENDING action and log it; raise TransientActionError to be retried.
 
-    A rerun after the action finished does nothing. The outbound call happens outside any
-    transaction; the attempt count is claimed under a row lock first.
+    A rerun after the action finished does nothing, and so does one while another attempt is
+    running (the sweeper may re-send a task still queued): each attempt claims the action under
+    a row lock for ACTION_CLAIM_SECONDS, longer than any outbound call may take, and the
+    outbound call happens outside any transaction. MAX_ATTEMPTS bounds the attempts, however
+    many times the task was sent.
     """
+    now = timezone.now()
     with transaction.atomic():
         action = (
             PolicyAction.objects.select_for_update()
             .filter(pk=action_id, status=ActionStatus.PENDING)
             .first()
         )
-        if action is None:
+        if action is None or (action.claimed_until is not None and action.claimed_until > now):
             return None
         action.attempts += 1
-        action.save(update_fields=["attempts"])
+        action.claimed_until = now + timedelta(seconds=ACTION_CLAIM_SECONDS)
+        action.save(update_fields=["attempts", "claimed_until"])
     action = PolicyAction.objects.select_related(
         "app", "workflow", "risk_change__entity", "risk_change__security_event"
     ).get(pk=action_id)
-    done, retry, detail = _attempt(action)
-    gives_up = not done and (final_attempt or not retry)
+    try:
+        done, retry, detail = _attempt(action)
+    except Exception as exc:  # a bug of ours: a failed attempt, logged and retried like others
+        logger.exception("Policy action %s failed unexpectedly", action.pk)
+        done, retry, detail = False, True, f"unexpected error ({type(exc).__name__})"
+    gives_up = not done and (final_attempt or not retry or action.attempts >= MAX_ATTEMPTS)
     status = ActionStatus.SUCCEEDED if done else ActionStatus.FAILED if gives_up else None
     reason = detail if done else f"{detail}; {'gave up' if gives_up else 'will retry'}"
     with transaction.atomic():
         _attempt_log(action, done=done, reason=reason).save()
-        fields: dict[str, Any] = {"last_error": "" if done else detail[:500]}
+        fields: dict[str, Any] = {"last_error": "" if done else detail[:500], "claimed_until": None}
         if status is not None:
             fields |= {"status": status, "finished_at": timezone.now()}
-        PolicyAction.objects.filter(pk=action.pk).update(**fields)
+        PolicyAction.objects.filter(pk=action.pk, status=ActionStatus.PENDING).update(**fields)
     if status is None:
         raise TransientActionError(detail)
     return status
@@ -194,11 +211,13 @@ def pending_policy_actions_sweep(*, older_than_seconds: int = 300) -> int:
     """Re-enqueue actions left PENDING (a broker outage when they were made); returns how many."""
     from risk.services.entity_risk import policy_actions_enqueue
 
-    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=older_than_seconds)
+    unclaimed = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
     ids = list(
-        PolicyAction.objects.filter(status=ActionStatus.PENDING, created_at__lt=cutoff).values_list(
-            "pk", flat=True
-        )
+        PolicyAction.objects.filter(
+            unclaimed, status=ActionStatus.PENDING, created_at__lt=cutoff
+        ).values_list("pk", flat=True)
     )
     with transaction.atomic():
         policy_actions_enqueue(ids)

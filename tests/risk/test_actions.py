@@ -106,6 +106,50 @@ def test_finished_action_is_not_run_again(alice, deliver, remote, app):
     assert len(remote.requests_to("/revoke")) == 1
 
 
+def test_an_action_claimed_by_a_running_attempt_is_not_run_again(
+    alice, deliver, remote, app, django_capture_on_commit_callbacks
+):
+    """The sweeper may re-send a task still queued or running: the claim keeps it to one call."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from risk.services.actions import pending_policy_actions_sweep
+
+    remote.route("POST", "/revoke", status=204)
+    action = fire(alice, deliver, terminate_sessions=True)
+    running = {"status": ActionStatus.PENDING, "created_at": timezone.now() - timedelta(hours=1),
+               "claimed_until": timezone.now() + timedelta(seconds=60)}  # fmt: skip
+    PolicyAction.objects.filter(pk=action.pk).update(**running)
+    assert pending_policy_actions_sweep() == 0
+    run_policy_action.apply(args=[action.pk])
+    assert len(remote.requests_to("/revoke")) == 1
+    PolicyAction.objects.filter(pk=action.pk).update(claimed_until=timezone.now())  # expired
+    with django_capture_on_commit_callbacks(execute=True):
+        assert pending_policy_actions_sweep() == 1
+    action.refresh_from_db()
+    assert (action.status, action.attempts, action.claimed_until) == (
+        ActionStatus.SUCCEEDED, 2, None,
+    )  # fmt: skip
+    assert len(remote.requests_to("/revoke")) == 2
+
+
+def test_attempts_are_bounded_across_sweeps(alice, deliver, remote, app):
+    """Celery's retry count restarts with each task the sweeper sends; the action's does not."""
+    from risk.services.actions import MAX_ATTEMPTS
+
+    remote.route("POST", "/revoke", status=204)
+    action = fire(alice, deliver, terminate_sessions=True)
+    remote.route("POST", "/revoke", status=503)
+    PolicyAction.objects.filter(pk=action.pk).update(
+        status=ActionStatus.PENDING, attempts=MAX_ATTEMPTS - 1
+    )
+    run_policy_action.apply(args=[action.pk])
+    action.refresh_from_db()
+    assert (action.status, action.attempts) == (ActionStatus.FAILED, MAX_ATTEMPTS)
+    assert len(remote.requests_to("/revoke")) == 2  # the first run, then one last attempt
+
+
 def test_workflow_webhook_is_signed_and_idempotent_across_retries(alice, deliver, remote):
     workflow, secret = workflow_create(name="Ticket", url=remote.url("/hook"))
     remote.route("POST", "/hook", handler=answers(500, 200))

@@ -20,7 +20,15 @@ from django.db.models import Q
 from django.utils import timezone
 
 from common.crypto import decrypt
-from risk.models import ActionKind, ActionStatus, LogEvent, OutcomeResult, PolicyAction, Severity
+from risk.models import (
+    ActionKind,
+    ActionStatus,
+    EntityIdentifier,
+    LogEvent,
+    OutcomeResult,
+    PolicyAction,
+    Severity,
+)
 from risk.services.system_log import (
     UNIVERSAL_LOGOUT,
     WORKFLOW_RUN,
@@ -45,15 +53,20 @@ class TransientActionError(Exception):
 
 
 def _logout_subject(action: PolicyAction) -> dict[str, Any]:
-    """The subject to log out: the identifier the SET used for the user, else the user's email."""
+    """The subject to log out: the identifier the SET used for the user when it names the entity
+    whose risk changed (a SET can name a user we do not know beside a device we do), else the
+    entity's email."""
     change = action.risk_change
     event = change.security_event
     if event is not None:
         events = event.claims.get("events") or {}
         body = events.get(change.event_type) or {}
-        identifier = subject_of(event.claims, body).user_identifier
-        if identifier:
-            return identifier
+        subject = subject_of(event.claims, body)
+        names_the_entity = EntityIdentifier.objects.filter(
+            entity_id=change.entity_id, key__in=subject.user_keys
+        ).exists()
+        if subject.user_identifier and names_the_entity:
+            return subject.user_identifier
     entity = change.entity
     if entity.email:
         return {"format": "email", "email": entity.email}

@@ -71,6 +71,26 @@ def test_universal_logout_posts_the_subject_with_the_apps_token(alice, deliver, 
     assert (log.outcome_result, log.target[1]["displayName"]) == ("SUCCESS", "Slack")
 
 
+def test_logout_never_names_a_user_other_than_the_entity_at_risk(deliver, remote, app):
+    """A SET about an unknown user on a known device changes the device's risk; the apps must
+    not be told to log out the unknown user."""
+    from risk.services.directory import entity_create
+
+    device = entity_create(kind="DEVICE", display_name="Laptop 9",
+                           identifiers=[{"format": "opaque", "id": "dev-9"}])  # fmt: skip
+    remote.route("POST", "/revoke", status=204)
+    policy_rule_save(name="High", risk_level="HIGH", terminate_sessions=True)
+    subject = {"format": "complex", "user": {"format": "email", "email": "ghost@example.com"},
+               "device": {"format": "opaque", "id": "dev-9"}}  # fmt: skip
+    deliver(USER_RISK, {"current_level": "high"}, sub_id=subject)
+    action = PolicyAction.objects.get()
+    assert action.risk_change.entity == device
+    run_policy_action.apply(args=[action.pk])
+    (request,) = remote.requests_to("/revoke")
+    assert request.json()["sub_id"] != subject["user"]
+    assert request.json()["sub_id"] == {"format": "opaque", "id": device.pk}
+
+
 def test_server_error_is_retried_then_succeeds(alice, deliver, remote, app):
     remote.route("POST", "/revoke", handler=answers(503, 204))
     action = fire(alice, deliver, terminate_sessions=True)

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import time
 from datetime import timedelta
 from typing import Any
@@ -40,6 +41,8 @@ from risk.subjects import subject_of
 from streams import fetch
 
 logger = logging.getLogger(__name__)
+
+_URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://\S+")
 
 SIGNATURE_HEADER = "X-SSF-Signature"
 # An attempt holds its action this long: more than an outbound call's total limit.
@@ -129,6 +132,12 @@ def _send(action: PolicyAction) -> fetch.FetchedResponse:
     )
 
 
+def _without_urls(exc: Exception) -> str:
+    """The failure as the System Log and the action keep it: without URLs, since a webhook's
+    often carries its secret in the path."""
+    return _URL.sub("<URL>", str(exc))
+
+
 def _attempt(action: PolicyAction) -> tuple[bool, bool, str]:
     """Try once: (done, worth retrying, what happened)."""
     if (action.kind == ActionKind.UNIVERSAL_LOGOUT and action.app is None) or (
@@ -138,9 +147,9 @@ def _attempt(action: PolicyAction) -> tuple[bool, bool, str]:
     try:
         response = _send(action)
     except (fetch.FetchTimeout, fetch.Unreachable) as exc:
-        return False, True, str(exc)
+        return False, True, _without_urls(exc)
     except (fetch.FetchError, ValueError) as exc:
-        return False, False, str(exc)
+        return False, False, _without_urls(exc)
     if 200 <= response.status < 300:
         return True, False, f"HTTP {response.status}"
     retry = response.status >= 500 or response.status == 429

@@ -186,6 +186,22 @@ def test_workflow_webhook_is_signed_and_idempotent_across_retries(alice, deliver
     assert LogEvent.objects.filter(event_type=WORKFLOW_RUN, outcome_result="SUCCESS").count() == 1
 
 
+def test_a_failure_is_logged_without_the_url_and_its_secret(alice, deliver, settings):
+    settings.ALLOW_INSECURE_TRANSMITTER_URLS = False  # plain http is refused, naming the URL
+    workflow, _ = workflow_create(name="Ticket", url="https://hooks.example/s3cr3t-path")
+    workflow.url = "http://hooks.example/s3cr3t-path"
+    workflow.save()
+    policy_rule_save(name="High", risk_level="HIGH", workflow=workflow)
+    deliver(USER_RISK, {"current_level": "high"})
+    action = PolicyAction.objects.get()
+    run_policy_action.apply(args=[action.pk])
+    action.refresh_from_db()
+    log = LogEvent.objects.get(event_type=WORKFLOW_RUN)
+    assert action.status == ActionStatus.FAILED
+    assert "<URL>" in log.outcome_reason
+    assert "s3cr3t" not in log.outcome_reason + action.last_error
+
+
 def test_outbound_urls_follow_the_safe_fetch_rules(settings, db):
     settings.ALLOW_INSECURE_TRANSMITTER_URLS = False
     with pytest.raises(Exception, match="must use https"):

@@ -8,9 +8,15 @@ back empty it clears the flag and selects once more. A SET committed while the f
 therefore in one of the drain's selects, and one committed after it was cleared finds the flag
 clear and asks for a new drain: none is left behind. When Redis or the broker is down the SET
 stays PENDING and the sweeper asks again.
+
+Each running drain holds a lease (a member of a sorted set, renewed every batch), so that extra
+drains for a backlog, and the sweeper's, are asked for only while fewer than DRAIN_CONCURRENCY
+run: drains queued beyond the workers would only hold up the policy actions behind them.
 """
 
 import logging
+import time
+import uuid
 
 from django.conf import settings
 from kombu.exceptions import OperationalError as BrokerError
@@ -89,16 +95,60 @@ def keep_processing_request() -> None:
 
 
 SECOND_DRAIN_KEY = "ssf:events:second-drain-requested"
+# The drains running now, each with the time its lease ends (a sorted set): a drain that dies
+# drops out when its lease ends.
+DRAINS_KEY = "ssf:events:drains"
+DRAIN_LEASE_SECONDS = 60
+
+
+def drain_started() -> str | None:
+    """Register a running drain; returns its lease token (None under eager Celery or without
+    Redis, when drains are not counted)."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        return None
+    token = uuid.uuid4().hex
+    drain_alive(token)
+    return token
+
+
+def drain_alive(token: str | None) -> None:
+    """Renew a running drain's lease (each batch)."""
+    if token is None:
+        return
+    try:
+        _redis().zadd(DRAINS_KEY, {token: time.time() + DRAIN_LEASE_SECONDS})
+    except RedisError as exc:
+        logger.warning("Could not renew a drain's lease (%s)", type(exc).__name__)
+
+
+def drain_finished(token: str | None) -> None:
+    if token is None:
+        return
+    try:
+        _redis().zrem(DRAINS_KEY, token)
+    except RedisError as exc:
+        logger.warning("Could not end a drain's lease (%s); it expires", type(exc).__name__)
+
+
+def running_drains() -> int:
+    """How many drains hold a live lease."""
+    client = _redis()
+    client.zremrangebyscore(DRAINS_KEY, "-inf", time.time())
+    return int(client.zcard(DRAINS_KEY))
 
 
 def request_second_drain() -> None:
     """A drain that finds a backlog (a full batch) asks for one more drain, at most every
-    DRAIN_REQUESTED_TTL_MS, so two workers share it (SKIP LOCKED keeps them apart)."""
+    DRAIN_REQUESTED_TTL_MS and while fewer than DRAIN_CONCURRENCY drains run, so the workers
+    share the backlog (SKIP LOCKED keeps them apart) and drains never crowd out the policy
+    actions queued behind them."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return
     from risk.tasks import process_pending_security_events
 
     try:
+        if running_drains() >= settings.DRAIN_CONCURRENCY:
+            return
         if _redis().set(SECOND_DRAIN_KEY, "1", nx=True, px=DRAIN_REQUESTED_TTL_MS):
             process_pending_security_events.apply_async(retry=False)
     except (BrokerError, RedisError) as exc:

@@ -30,6 +30,8 @@ REJECTED_SET_MAX_PER_MINUTE = env.int("REJECTED_SET_MAX_PER_MINUTE", default=120
 # After a push secret is rotated, the previous one is still accepted this long.
 PUSH_SECRET_GRACE_SECONDS = env.int("PUSH_SECRET_GRACE_SECONDS", default=600)
 SWEEP_PENDING_AFTER_SECONDS = env.int("SWEEP_PENDING_AFTER_SECONDS", default=30)
+# Drains running at once at most (one per Celery worker process is right).
+DRAIN_CONCURRENCY = env.int("DRAIN_CONCURRENCY", default=2)
 
 # Streams managed at the transmitter (SSF stream management, verification, poll).
 STREAM_VERIFICATION_INTERVAL_SECONDS = env.int(

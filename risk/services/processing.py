@@ -22,6 +22,9 @@ from django.utils import timezone
 
 from events.dispatch import (
     clear_processing_request,
+    drain_alive,
+    drain_finished,
+    drain_started,
     keep_processing_request,
     request_processing,
     request_second_drain,
@@ -403,8 +406,17 @@ def security_events_process_pending(*, batch_size: int = BATCH_SIZE) -> int:
     Safe to run concurrently and to rerun: rows are claimed (FOR UPDATE SKIP LOCKED) and leave
     PENDING in the same transaction that writes their results. A SET whose processing raises is
     marked FAILED (and logged) so it cannot hold up the SETs behind it. The drain holds the
-    processing request while it finds work (events.dispatch) and stops after DRAIN_MAX_SECONDS.
+    processing request while it finds work (events.dispatch) and stops after DRAIN_MAX_SECONDS;
+    it holds a lease while it runs, which bounds how many drains run at once.
     """
+    lease = drain_started()
+    try:
+        return _drain(batch_size, lease)
+    finally:
+        drain_finished(lease)
+
+
+def _drain(batch_size: int, lease: str | None) -> int:
     total, released = 0, False
     started = time.monotonic()
     while True:
@@ -425,6 +437,7 @@ def security_events_process_pending(*, batch_size: int = BATCH_SIZE) -> int:
             released = True
             continue
         total += len(events)
+        drain_alive(lease)
         if time.monotonic() - started > DRAIN_MAX_SECONDS:
             # Give other tasks (policy actions) a turn; a fresh drain carries on after them.
             request_processing(force=True)

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 from django.contrib import messages
+from django.contrib.auth.views import LoginView
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -16,7 +17,35 @@ from common.forms import ApiTokenForm
 from common.models import ApiToken
 from common.roles import ConsoleAccessMixin
 from common.selectors import api_token_list
-from common.services import api_token_create, api_token_revoke
+from common.services import (
+    api_token_create,
+    api_token_revoke,
+    sign_in_failure_record,
+    sign_in_failures_clear,
+    sign_in_locked,
+)
+
+
+class ThrottledLoginView(LoginView):
+    """Django's sign-in, refusing a username after SIGN_IN_MAX_FAILURES failures (429) without
+    checking its password, so guessing it is slow."""
+
+    def post(self, request, *args, **kwargs):
+        username = request.POST.get("username", "")
+        if sign_in_locked(username=username):
+            form = self.get_form()
+            form.errors.clear()
+            form.add_error(None, "Too many failed sign-ins for this username; try again later.")
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        sign_in_failure_record(username=self.request.POST.get("username", ""))
+        return super().form_invalid(form)
+
+    def form_valid(self, form):
+        sign_in_failures_clear(username=form.get_user().get_username())
+        return super().form_valid(form)
 
 
 def render_secret_once(request: HttpRequest, template: str, context: dict) -> HttpResponse:

@@ -4,13 +4,14 @@ from django.urls import include, path, register_converter
 from django.views.generic import RedirectView
 
 from common.ids import ObjectIdConverter
+from common.views import ThrottledLoginView
 
 register_converter(ObjectIdConverter, "oid")
 
 # Sign in and out and change one's password; no password reset by e-mail (admins are made with
 # manage.py create_admin, and no mail is configured).
 account_urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", ThrottledLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(

@@ -201,6 +201,17 @@ def payload_errors(uri: str, body: dict[str, Any]) -> list[str]:
     return errors
 
 
+DEVICE_EVENT_TYPES = frozenset({OKTA + "device-risk-change", CAEP + "device-compliance-change"})
+
+
+def concerns_device(uri: str, body: dict[str, Any]) -> bool:
+    """Whether the event is about the device of a {user, device} subject rather than the user:
+    device risk and compliance, and CAEP risk-level-change whose principal is DEVICE."""
+    if uri in DEVICE_EVENT_TYPES:
+        return True
+    return uri == CAEP + "risk-level-change" and _text(body, "principal").upper() == "DEVICE"
+
+
 def risk_for(uri: str, body: dict[str, Any], override: str | None = None) -> RiskLevel | None:
     """The risk level this event sets (NONE clears it), or None when it changes no risk."""
     if override is not None:

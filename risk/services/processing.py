@@ -165,10 +165,9 @@ class Batch:
         self.modified: dict[str, Entity] = {}
         self.status: dict[int, str] = {}
 
-    def _entity_id(self, subject: Subject) -> str | None:
-        return next(
-            (self.entity_id_by_key[k] for k in subject.keys if k in self.entity_id_by_key), None
-        )
+    def _entity_id(self, subject: Subject, *, device_first: bool = False) -> str | None:
+        keys = subject.device_keys + subject.user_keys if device_first else subject.keys
+        return next((self.entity_id_by_key[k] for k in keys if k in self.entity_id_by_key), None)
 
     @staticmethod
     def _speaks_of_entity(item: ParsedEvent) -> bool:
@@ -178,7 +177,9 @@ class Batch:
         )
 
     def entity_for(self, item: ParsedEvent) -> Entity | None:
-        entity_id = self._entity_id(item.subject)
+        """The user the SET is about, or its device when the event concerns the device."""
+        device_first = mapping.concerns_device(item.uri, item.body)
+        entity_id = self._entity_id(item.subject, device_first=device_first)
         return self.entities.get(entity_id) if entity_id else None
 
 

@@ -226,6 +226,27 @@ def test_device_only_subject_changes_the_device(deliver):
     assert Entity.objects.get(pk=laptop.pk).risk_level == RiskLevel.HIGH
 
 
+@pytest.mark.parametrize(
+    ("uri", "event", "at_risk"),
+    [
+        (OKTA + "device-risk-change", {"current_level": "high"}, "device"),
+        (CAEP + "risk-level-change", {"principal": "DEVICE", "current_level": "HIGH"}, "device"),
+        (CAEP + "risk-level-change", {"principal": "USER", "current_level": "HIGH"}, "user"),
+        (USER_RISK, {"current_level": "high"}, "user"),
+    ],
+)
+def test_a_user_and_device_subject_changes_whichever_the_event_is_about(
+    alice, deliver, uri, event, at_risk
+):
+    laptop = entity_create(kind=EntityKind.DEVICE, display_name="Laptop",
+                           identifiers=[{"format": "opaque", "id": "dev-1"}])  # fmt: skip
+    subject = {"format": "complex", "user": {"format": "email", "email": "alice@example.com"},
+               "device": {"format": "opaque", "id": "dev-1"}}  # fmt: skip
+    deliver(uri, event, sub_id=subject)
+    changed = RiskChange.objects.get().entity
+    assert changed == (laptop if at_risk == "device" else Entity.objects.get(pk=alice.pk))
+
+
 @pytest.mark.parametrize("member", ["tenant_x", "session"])
 def test_critical_subject_member_we_cannot_process_discards_the_event(
     alice, stream, deliver, member

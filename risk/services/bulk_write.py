@@ -22,6 +22,13 @@ def _concrete(model: type[models.Model], name: str) -> models.Field:  # type: ig
     return field
 
 
+def column_size(model: type[models.Model], name: str) -> int:  # type: ignore[type-arg]
+    """The most characters `model.name` holds."""
+    size = _concrete(model, name).max_length
+    assert size is not None  # noqa: S101 - asked only of sized columns, by construction
+    return size
+
+
 def entities_risk_save(entities: Iterable[Entity]) -> None:
     """Write the risk fields of entities already locked by the caller (one statement each,
     sent together)."""

@@ -42,7 +42,7 @@ from risk.models import (
     RiskChange,
     RiskSource,
 )
-from risk.services.bulk_write import entities_risk_save, log_events_insert
+from risk.services.bulk_write import column_size, entities_risk_save, log_events_insert
 from risk.services.entity_risk import (
     entity_group_ids,
     policy_actions_enqueue,
@@ -66,12 +66,11 @@ logger = logging.getLogger(__name__)
 BATCH_SIZE = 200
 # A drain that finds a small batch waits this long before the next select: fewer, larger batches.
 GATHER_SECONDS = 0.1
-# RiskChange's column sizes: longer values from a SET are cut, not a reason to fail it.
-REASONS_MAX_CHARS = 500
-TXN_MAX_CHARS = 255
-# Entity's login/email/display_name and EntityIdentifier.key.
-ENTITY_TEXT_MAX_CHARS = 255
-IDENTIFIER_MAX_CHARS = 800
+# Column sizes: longer values from a SET are cut (or not created), not a reason to fail it.
+REASONS_MAX_CHARS = column_size(RiskChange, "reasons")
+TXN_MAX_CHARS = column_size(RiskChange, "txn")
+ENTITY_TEXT_MAX_CHARS = column_size(Entity, "email")
+IDENTIFIER_MAX_CHARS = column_size(EntityIdentifier, "key")
 # A drain under constant load hands over after this long, so other tasks get a worker.
 DRAIN_MAX_SECONDS = 10.0
 
@@ -89,7 +88,7 @@ class ParsedEvent:
 
     @property
     def txn(self) -> str:
-        """The SET's `txn`, as stored (RiskChange.txn holds 255 characters)."""
+        """The SET's `txn`, as RiskChange.txn can store it."""
         txn = self.event.claims.get("txn")
         return txn[:TXN_MAX_CHARS] if isinstance(txn, str) else ""
 

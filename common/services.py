@@ -1,13 +1,10 @@
-"""Writes shared by every app: console admin accounts, sign-in throttling and API tokens."""
+"""Writes shared by every app: console admin accounts and API tokens."""
 
-import hashlib
 import secrets
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, User
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -21,36 +18,6 @@ API_TOKEN_NAME_MAX_LENGTH = 100
 # Writing last_used_at on every call would make each API request a write; a minute is precise
 # enough for "is this token still in use?".
 LAST_USED_PRECISION = timedelta(minutes=1)
-
-
-def _sign_in_failures_key(username: str) -> str:
-    digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()
-    return f"ssf:sign-in-failures:{digest}"
-
-
-def sign_in_locked(*, username: str) -> bool:
-    """Whether `username` had SIGN_IN_MAX_FAILURES failed sign-ins within the lockout window.
-
-    Counted per username, not per address: behind a reverse proxy every admin shares one.
-    """
-    failures: int = cache.get(_sign_in_failures_key(username), 0)
-    limit: int = settings.SIGN_IN_MAX_FAILURES
-    return failures >= limit
-
-
-def sign_in_failure_record(*, username: str) -> None:
-    """Count a failed sign-in; the count lapses SIGN_IN_LOCKOUT_SECONDS after the last one."""
-    key = _sign_in_failures_key(username)
-    cache.add(key, 0, timeout=settings.SIGN_IN_LOCKOUT_SECONDS)
-    try:
-        cache.incr(key)
-    except ValueError:  # lapsed between add and incr
-        cache.set(key, 1, timeout=settings.SIGN_IN_LOCKOUT_SECONDS)
-    cache.touch(key, timeout=settings.SIGN_IN_LOCKOUT_SECONDS)
-
-
-def sign_in_failures_clear(*, username: str) -> None:
-    cache.delete(_sign_in_failures_key(username))
 
 
 @transaction.atomic

@@ -1,7 +1,9 @@
-"""Administration > API tokens: list (with last use), create (the token shown once), revoke."""
+"""Console sign-in, and Administration > API tokens: list (with last use), create (the token
+shown once), revoke."""
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import ValidationError
@@ -15,37 +17,58 @@ from django.views.generic import TemplateView
 
 from common.forms import ApiTokenForm
 from common.models import ApiToken
+from common.proxy import client_address
 from common.roles import ConsoleAccessMixin
 from common.selectors import api_token_list
-from common.services import (
-    api_token_create,
-    api_token_revoke,
+from common.services import api_token_create, api_token_revoke
+from common.sessions import session_start
+from common.sign_in import (
+    DEVICE_COOKIE,
+    DEVICE_COOKIE_MAX_AGE,
+    sign_in_attempt_for,
+    sign_in_begin,
+    sign_in_end,
     sign_in_failure_record,
-    sign_in_failures_clear,
-    sign_in_locked,
+    sign_in_success_record,
 )
 
 
 class ThrottledLoginView(LoginView):
-    """Django's sign-in, refusing a username after SIGN_IN_MAX_FAILURES failures (429) without
-    checking its password, so guessing it is slow."""
+    """Django's sign-in behind common.sign_in: an account or address that failed too often is
+    answered 429 with Retry-After, its password not checked; a success sets the device cookie."""
 
     def post(self, request, *args, **kwargs):
-        username = request.POST.get("username", "")
-        if sign_in_locked(username=username):
+        self.attempt = sign_in_attempt_for(
+            username=request.POST.get("username", ""),
+            address=client_address(request),
+            device_cookie=request.COOKIES.get(DEVICE_COOKIE),
+        )
+        refusal = sign_in_begin(attempt=self.attempt)
+        if refusal is not None:
             form = self.get_form()
             form.errors.clear()
-            form.add_error(None, "Too many failed sign-ins for this username; try again later.")
-            return self.render_to_response(self.get_context_data(form=form), status=429)
-        return super().post(request, *args, **kwargs)
+            form.add_error(None, refusal.message)
+            response = self.render_to_response(self.get_context_data(form=form), status=429)
+            response["Retry-After"] = str(refusal.retry_after)
+            return response
+        try:
+            return super().post(request, *args, **kwargs)
+        finally:
+            sign_in_end(attempt=self.attempt)
 
     def form_invalid(self, form):
-        sign_in_failure_record(username=self.request.POST.get("username", ""))
+        sign_in_failure_record(attempt=self.attempt)
         return super().form_invalid(form)
 
     def form_valid(self, form):
-        sign_in_failures_clear(username=form.get_user().get_username())
-        return super().form_valid(form)
+        device = sign_in_success_record(attempt=self.attempt, user=form.get_user())
+        response = super().form_valid(form)
+        session_start(self.request)
+        response.set_cookie(
+            DEVICE_COOKIE, device, max_age=DEVICE_COOKIE_MAX_AGE, path=reverse("login"),
+            secure=settings.SESSION_COOKIE_SECURE, httponly=True, samesite="Lax",
+        )  # fmt: skip
+        return response
 
 
 def render_secret_once(request: HttpRequest, template: str, context: dict) -> HttpResponse:

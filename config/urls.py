@@ -1,4 +1,3 @@
-from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 from django.views.generic import RedirectView
@@ -32,5 +31,4 @@ urlpatterns = [
     path("", include("risk.urls", namespace="risk")),
     path("admin/api-tokens/", include("common.urls", namespace="common")),
     path("api/v1/", include("config.api_urls")),
-    path("django-admin/", admin.site.urls),
 ]

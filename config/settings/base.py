@@ -1,11 +1,15 @@
 """Settings shared by every environment; each value comes from the environment (see README)."""
 
-from config.env import BASE_DIR, env
+from config.env import BASE_DIR, address_list, env
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-secret-key-change-me")
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# Reverse proxies (addresses or networks) whose X-Forwarded-For / X-Forwarded-Proto are believed
+# (common.proxy); empty: no proxy, the peer is the client. Production defaults to loopback, where
+# the shipped nginx (deploy/nginx/) forwards from.
+TRUSTED_PROXY_ADDRESSES = address_list("TRUSTED_PROXY_ADDRESSES", default=[])
 
 # The receiver's public base URL: shown to admins as the push endpoint's origin and, unless
 # RECEIVER_AUDIENCE says otherwise, the audience transmitters must put in a SET's `aud`.
@@ -51,7 +55,6 @@ RISK_AUTO_CREATE_ENTITIES = env.bool("RISK_AUTO_CREATE_ENTITIES", default=False)
 EMAIL_LOCAL_PART_CASE_SENSITIVE = env.bool("EMAIL_LOCAL_PART_CASE_SENSITIVE", default=False)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -68,12 +71,14 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "common.proxy.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "common.sessions.SessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -112,9 +117,18 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
-# Console sign-in: after this many failures for a username, refuse it for the lockout window.
-SIGN_IN_MAX_FAILURES = env.int("SIGN_IN_MAX_FAILURES", default=5)
-SIGN_IN_LOCKOUT_SECONDS = env.int("SIGN_IN_LOCKOUT_SECONDS", default=900)
+# Console sign-in (common.sign_in): growing per-account delays, never a lockout, and a budget
+# of failures per client address.
+SIGN_IN_FREE_FAILURES = env.int("SIGN_IN_FREE_FAILURES", default=3)
+SIGN_IN_DELAY_SECONDS = env.int("SIGN_IN_DELAY_SECONDS", default=1)
+SIGN_IN_MAX_DELAY_SECONDS = env.int("SIGN_IN_MAX_DELAY_SECONDS", default=900)
+SIGN_IN_ADDRESS_MAX_FAILURES = env.int("SIGN_IN_ADDRESS_MAX_FAILURES", default=20)
+SIGN_IN_ADDRESS_WINDOW_SECONDS = env.int("SIGN_IN_ADDRESS_WINDOW_SECONDS", default=900)
+# Console sessions (common.sessions): signed out after this long without a request, and this
+# long after sign-in whatever happens.
+SESSION_IDLE_TIMEOUT_SECONDS = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=30 * 60)
+SESSION_ABSOLUTE_TIMEOUT_SECONDS = env.int("SESSION_ABSOLUTE_TIMEOUT_SECONDS", default=12 * 3600)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT_SECONDS
 
 CACHES = {
     "default": {

@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
+from config.env import address_list
 from config.settings.base import *  # noqa: F403
 from config.settings.base import env
 
@@ -16,6 +17,9 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # Retry-After (the transmitter retries), and Django then drops it.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 
+# Behind the shipped nginx on the same host (deploy/nginx/): only it may say https or name the
+# client; common.proxy drops those headers from anyone else.
+TRUSTED_PROXY_ADDRESSES = address_list("TRUSTED_PROXY_ADDRESSES", default=["127.0.0.1", "::1"])
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)

@@ -216,30 +216,3 @@ def test_console_posts_need_csrf(stream, super_admin):
     response = client.post(reverse("streams:stream_deactivate", args=[stream.pk]))
     assert response.status_code == 403
     assert Stream.objects.get().status == StreamStatus.ACTIVE
-
-
-def test_sign_in_is_refused_after_too_many_failures_for_the_username(client, db, settings):
-    from django.contrib.auth import get_user_model
-
-    from common.services import sign_in_failures_clear
-
-    settings.SIGN_IN_MAX_FAILURES = 3
-    get_user_model().objects.create_user("carol-throttle", password="right-password-1")
-    get_user_model().objects.create_user("dave-throttle", password="right-password-2")
-    login = reverse("login")
-    try:
-        for _ in range(3):
-            wrong = client.post(login, {"username": "carol-throttle", "password": "nope"})
-            assert wrong.status_code == 200
-        right = client.post(login, {"username": "Carol-Throttle", "password": "right-password-1"})
-        assert right.status_code == 429  # refused without checking the (right) password
-        assert "Too many failed sign-ins" in right.content.decode()
-        assert "_auth_user_id" not in client.session
-        other = client.post(login, {"username": "dave-throttle", "password": "right-password-2"})
-        assert other.status_code == 302  # another username is not held up
-        client.logout()
-        sign_in_failures_clear(username="carol-throttle")  # the lockout window lapses
-        again = client.post(login, {"username": "carol-throttle", "password": "right-password-1"})
-        assert again.status_code == 302
-    finally:
-        sign_in_failures_clear(username="carol-throttle")

@@ -10,6 +10,7 @@ from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
+from common.proxy import client_address
 from events.services import rejected_security_event_record, security_event_receive
 from events.verification import SetError, looks_like_compact_jws
 
@@ -70,7 +71,7 @@ class SecurityEventPushApi(APIView):
     content_negotiation_class = AnyAcceptNegotiation
 
     def post(self, request, stream_id: str | None = None):
-        remote_addr = request.META.get("REMOTE_ADDR")
+        remote_addr = client_address(request)  # the sender's, not the reverse proxy's
         length = request.META.get("CONTENT_LENGTH") or ""
         if not length and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
             # RFC 9112 §6.3 lets a server ask for the length; Django would read no body at all.

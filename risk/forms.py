@@ -191,7 +191,22 @@ class ConnectedAppForm(forms.Form):
 
 class WorkflowForm(forms.Form):
     name = forms.CharField(max_length=100)
-    url = forms.CharField(max_length=1000, label="Webhook URL")
+    url = forms.CharField(
+        max_length=1000, label="Webhook URL", help_text="Stored encrypted; shown as its origin."
+    )
+
+
+class WorkflowEditForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    url = forms.CharField(
+        max_length=1000, required=False, label="New webhook URL",
+        help_text="Leave empty to keep the current URL (it is never shown).",
+    )  # fmt: skip
+    secret = forms.CharField(
+        required=False, label="Signing secret", widget=forms.PasswordInput,
+        help_text="Needed only when the new URL is on another origin.",
+    )  # fmt: skip
+    active = forms.BooleanField(required=False)
 
 
 class MappingOverrideForm(forms.Form):

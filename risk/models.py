@@ -311,8 +311,15 @@ class ConnectedApp(ActionTarget):
 class Workflow(ActionTarget):
     """A Workflows-style webhook: a signed JSON POST to a URL when a rule says "Run workflow"."""
 
-    url = models.CharField(max_length=1000)
+    # A webhook's path often is its secret (Slack, Zapier, Okta Workflows' invoke URLs): kept
+    # encrypted like the signing secret (common.crypto); only the origin is kept readable.
+    encrypted_url = models.TextField()
+    url_origin = models.CharField(max_length=300)
     encrypted_secret = models.TextField()
+
+    @property
+    def masked_url(self) -> str:
+        return f"{self.url_origin}/\N{HORIZONTAL ELLIPSIS}"
 
 
 class LevelCondition(models.TextChoices):

@@ -63,6 +63,9 @@ urlpatterns = [
     path("security/workflows/", policy.WorkflowListView.as_view(), name="workflow_list"),
     path("security/workflows/add/", policy.WorkflowAddView.as_view(), name="workflow_add"),
     path(
+        "security/workflows/<int:pk>/edit/", policy.WorkflowEditView.as_view(), name="workflow_edit"
+    ),
+    path(
         "security/workflows/<int:pk>/remove/",
         policy.WorkflowRemoveView.as_view(),
         name="workflow_delete",

@@ -290,9 +290,18 @@ class _GuardedAdapter(HTTPAdapter):
 CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
 
 
-def _origin(url: str) -> tuple[str, str | None, int | None]:
-    parts = urlsplit(url)
-    return parts.scheme, parts.hostname, parts.port
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def url_origin(url: str) -> str:
+    """`scheme://host[:port]` (RFC 6454): where a request to `url` goes, and so who gets the
+    credential sent with it. Lower-cased, the scheme's default port left out."""
+    parts = urlsplit(url.strip())
+    scheme, host = parts.scheme.lower(), parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    return f"{scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS.get(scheme) else "")
 
 
 def _allow_insecure() -> bool:
@@ -386,7 +395,7 @@ def safe_request(
                 location = response.headers.get("Location")
                 if method == "GET" and response.status_code in REDIRECT_STATUSES and location:
                     target = urljoin(url, location)
-                    if _origin(target) != _origin(url):
+                    if url_origin(target) != url_origin(url):
                         # A credential is for the host it was given to, never for another one.
                         headers = {k: v for k, v in (headers or {}).items()
                                    if k.lower() not in CREDENTIAL_HEADERS}  # fmt: skip

@@ -21,6 +21,7 @@ from streams.discovery import (
     fetch_jwks,
     normalize_issuer,
 )
+from streams.fetch import url_origin
 from streams.models import ConfigMethod, Stream, StreamAction, StreamStatus, push_secret_hash
 from streams.push_secret import PUSH_SECRET_FIELDS, push_secret_replace
 from streams.ssf_client import ManagementError
@@ -80,6 +81,36 @@ def _apply_config(
     stream.metadata = config.metadata
     stream.jwks = config.jwks
     stream.jwks_fetched_at = timezone.now()
+
+
+# The metadata members whose URLs the management credential is sent to (SSF §7.1).
+MANAGEMENT_ENDPOINTS = (
+    "configuration_endpoint",
+    "status_endpoint",
+    "add_subject_endpoint",
+    "remove_subject_endpoint",
+    "verification_endpoint",
+)
+
+
+def _management_origins(metadata: dict[str, Any] | None) -> set[str]:
+    urls = [(metadata or {}).get(name) for name in MANAGEMENT_ENDPOINTS]
+    return {url_origin(url) for url in urls if isinstance(url, str) and url}
+
+
+def _check_credential_stays(stream: Stream, config: TransmitterConfig) -> None:
+    """A stream we manage keeps its credential's origins: re-pointed elsewhere, the stored
+    token would go to a host it was never given to (and the stream lives at the old one)."""
+    if not hasattr(stream, "management"):
+        return
+    moved = _management_origins(config.metadata) - _management_origins(stream.metadata)
+    if moved:
+        raise ValidationError(
+            f"This stream is managed at the transmitter with a credential given for "
+            f"{', '.join(sorted(_management_origins(stream.metadata)))}; it cannot be sent to "
+            f"{', '.join(sorted(moved))}. Remove the stream and add it again with the new "
+            "transmitter's credential."
+        )
 
 
 def _save_unique(stream: Stream, **kwargs: Any) -> None:
@@ -168,6 +199,7 @@ def stream_update(
     name = _clean_name(name, exclude_id=stream.pk)
     method, config = _discover(well_known_url=well_known_url, issuer=issuer, jwks_url=jwks_url)
     _check_issuer_free(config.issuer, exclude_id=stream.pk)
+    _check_credential_stays(stream, config)
     before = stream_snapshot(stream)
     stream.name = name
     if provider_type is not None:

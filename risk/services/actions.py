@@ -120,7 +120,7 @@ def _send(action: PolicyAction) -> fetch.FetchedResponse:
     timestamp = int(time.time())
     return fetch.safe_request(
         "POST",
-        workflow.url,
+        decrypt(workflow.encrypted_url),
         data=body,
         headers={
             "Content-Type": "application/json",

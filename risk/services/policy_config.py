@@ -1,5 +1,6 @@
 """Writes of the policy's configuration: rules, connected apps, workflows, mapping overrides."""
 
+import hmac
 import secrets
 from collections.abc import Iterable
 
@@ -7,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
-from common.crypto import encrypt
+from common.crypto import decrypt, encrypt
 from risk.models import ConnectedApp, DirectoryGroup, MappingOverride, PolicyRule, Workflow
-from streams.fetch import FetchError, check_url
+from streams.fetch import FetchError, check_url, url_origin
 from streams.models import Stream
 
 
@@ -45,9 +46,15 @@ def connected_app_create(*, name: str, revocation_endpoint: str, token: str) -> 
 def connected_app_update(
     *, app: ConnectedApp, name: str, revocation_endpoint: str, active: bool, token: str = ""
 ) -> ConnectedApp:
-    """Change an app; an empty token keeps the current one."""
+    """Change an app; an empty token keeps the current one, but only on the same origin: the
+    stored token is never sent to another host unless it is entered again."""
+    endpoint = _check_outbound_url(revocation_endpoint, "revocation_endpoint")
+    if not token and url_origin(endpoint) != url_origin(app.revocation_endpoint):
+        raise ValidationError(
+            {"token": "Enter the app's token again to send it to another origin."}
+        )
     app.name = _unique_name(ConnectedApp, name, exclude_pk=app.pk)
-    app.revocation_endpoint = _check_outbound_url(revocation_endpoint, "revocation_endpoint")
+    app.revocation_endpoint = endpoint
     app.active = active
     if token:
         app.encrypted_token = encrypt(token)
@@ -60,15 +67,45 @@ def connected_app_delete(*, app: ConnectedApp) -> None:
     app.delete()
 
 
+def _set_workflow_url(workflow: Workflow, url: str) -> None:
+    url = _check_outbound_url(url, "url")
+    workflow.encrypted_url, workflow.url_origin = encrypt(url), url_origin(url)
+
+
 def workflow_create(*, name: str, url: str) -> tuple[Workflow, str]:
     """Add a workflow webhook and return it with its signing secret (shown once)."""
     secret = secrets.token_urlsafe(32)
-    workflow = Workflow.objects.create(
-        name=_unique_name(Workflow, name),
-        url=_check_outbound_url(url, "url"),
-        encrypted_secret=encrypt(secret),
-    )
+    workflow = Workflow(name=_unique_name(Workflow, name), encrypted_secret=encrypt(secret))
+    _set_workflow_url(workflow, url)
+    workflow.save()
     return workflow, secret
+
+
+def _holds_secret(workflow: Workflow, secret: str) -> bool:
+    try:
+        stored = decrypt(workflow.encrypted_secret)
+    except ValueError:  # DJANGO_SECRET_KEY changed: nobody can prove it; add the workflow again
+        return False
+    return bool(secret) and hmac.compare_digest(secret.encode(), stored.encode())
+
+
+def workflow_update(
+    *, workflow: Workflow, name: str, active: bool, url: str = "", secret: str = ""
+) -> Workflow:
+    """Change a workflow; an empty `url` keeps the current one. A URL on another origin needs
+    the workflow's signing secret: requests signed with it would go to a new host, which could
+    replay them to the real receiver, so only someone holding the secret may move them."""
+    if url:
+        new_origin = url_origin(_check_outbound_url(url, "url"))
+        if new_origin != workflow.url_origin and not _holds_secret(workflow, secret):
+            raise ValidationError(
+                {"secret": "Enter the workflow's signing secret to send it to another origin."}
+            )
+        _set_workflow_url(workflow, url)
+    workflow.name = _unique_name(Workflow, name, exclude_pk=workflow.pk)
+    workflow.active = active
+    workflow.save()
+    return workflow
 
 
 def workflow_delete(*, workflow: Workflow) -> None:

@@ -13,7 +13,13 @@ from django.views.generic import TemplateView
 from common.roles import ConsoleAccessMixin
 from common.views import render_secret_once
 from risk import selectors
-from risk.forms import ConnectedAppForm, MappingOverrideForm, PolicyRuleForm, WorkflowForm
+from risk.forms import (
+    ConnectedAppForm,
+    MappingOverrideForm,
+    PolicyRuleForm,
+    WorkflowEditForm,
+    WorkflowForm,
+)
 from risk.mapping import RULES
 from risk.models import ConnectedApp, MappingOverride, PolicyRule, Workflow
 from risk.services import policy_config
@@ -195,6 +201,32 @@ class WorkflowAddView(ConsoleAccessMixin, View):
             except ValidationError as exc:
                 form.add_error(None, exc)
         return render(request, self.template_name, {"form": form}, status=400)
+
+
+class WorkflowEditView(ConsoleAccessMixin, View):
+    """Rename, switch off or re-point a workflow; its URL is never shown, only its origin."""
+
+    super_admin_only = True
+    template_name = "risk/workflow_edit.html"
+
+    def get(self, request, pk):
+        workflow = get_object_or_404(Workflow, pk=pk)
+        form = WorkflowEditForm(initial={"name": workflow.name, "active": workflow.active})
+        return render(request, self.template_name, {"form": form, "workflow": workflow})
+
+    def post(self, request, pk):
+        workflow = get_object_or_404(Workflow, pk=pk)
+        form = WorkflowEditForm(request.POST)
+        if form.is_valid():
+            try:
+                policy_config.workflow_update(workflow=workflow, **form.cleaned_data)
+                messages.success(request, f"Workflow {workflow.name!r} saved.")
+                return redirect("risk:workflow_list")
+            except ValidationError as exc:
+                form.add_error(None, exc)
+        workflow.refresh_from_db()
+        context = {"form": form, "workflow": workflow}
+        return render(request, self.template_name, context, status=400)
 
 
 class MappingOverrideAddView(ConsoleAccessMixin, View):

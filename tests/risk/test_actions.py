@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from common.crypto import encrypt
 from risk.mapping import OKTA
 from risk.models import ActionStatus, LogEvent, PolicyAction
 from risk.services.actions import SIGNATURE_HEADER, workflow_signature
@@ -189,7 +190,7 @@ def test_workflow_webhook_is_signed_and_idempotent_across_retries(alice, deliver
 def test_a_failure_is_logged_without_the_url_and_its_secret(alice, deliver, settings):
     settings.ALLOW_INSECURE_TRANSMITTER_URLS = False  # plain http is refused, naming the URL
     workflow, _ = workflow_create(name="Ticket", url="https://hooks.example/s3cr3t-path")
-    workflow.url = "http://hooks.example/s3cr3t-path"
+    workflow.encrypted_url = encrypt("http://hooks.example/s3cr3t-path")
     workflow.save()
     policy_rule_save(name="High", risk_level="HIGH", workflow=workflow)
     deliver(USER_RISK, {"current_level": "high"})

@@ -558,3 +558,22 @@ def test_api_adds_lists_and_removes_subjects_at_the_transmitter(settings, receiv
         assert (failed.status_code, failed.json()["errorCode"]) == (502, "E0000009")
     finally:
         transmitter.stop()
+
+
+def test_a_managed_stream_cannot_be_moved_to_another_origin_with_its_credential(
+    tx, receiver, settings
+):
+    """The management token was given for the transmitter's origin: an edit that points the
+    stream at another well-known URL would send it there. Adding the stream again asks for it."""
+    from streams.services import stream_update
+
+    stream = managed(tx)
+    elsewhere = start_transmitter(settings, static_token="other")
+    try:
+        with pytest.raises(ValidationError, match="credential"):
+            stream_update(stream=stream, name=stream.name, well_known_url=elsewhere.well_known_url)
+        assert Stream.objects.get().well_known_url == tx.well_known_url
+        stream_update(stream=Stream.objects.get(), name="Renamed", well_known_url=tx.well_known_url)
+        assert Stream.objects.get().name == "Renamed"  # the same origin is fine
+    finally:
+        elsewhere.stop()

@@ -1,4 +1,5 @@
-"""The production shape as real processes: gunicorn serving config.wsgi, Celery workers.
+"""The production shape as real processes: nginx in front, gunicorn serving config.wsgi, Celery
+workers.
 
 Used by the production-shape tests and by bench/. Each process runs config.settings.production
 against the PostgreSQL and Redis given, logs to a file, and is stopped by `stop()`.
@@ -6,6 +7,7 @@ against the PostgreSQL and Redis given, logs to a file, and is stopped by `stop(
 
 import os
 import signal
+import string
 import subprocess
 import sys
 import tempfile
@@ -15,6 +17,8 @@ from pathlib import Path
 from tests.servers import wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
+NGINX = "/usr/sbin/nginx"
+NGINX_TEMPLATE = ROOT / "deploy" / "nginx" / "ssf-receiver.conf.template"
 
 
 def production_env(*, database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
@@ -99,3 +103,45 @@ def run_manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:
         timeout=timeout, check=True,
     )  # fmt: skip
     return result.stdout
+
+
+def render_nginx_site(**values: str) -> str:
+    """The shipped site template with `values` for its ${SSF_...} placeholders (as envsubst)."""
+    rendered = string.Template(NGINX_TEMPLATE.read_text()).safe_substitute(values)
+    assert "${SSF_" not in rendered, "a placeholder of the template was left unset"
+    return rendered
+
+
+def start_nginx(
+    directory: Path,
+    *,
+    http_port: int,
+    https_port: int,
+    upstream_port: int,
+    certificate: Path,
+    key: Path,
+) -> ManagedProcess:
+    """Debian's nginx as an ordinary process: the shipped site, included in a main
+    configuration that keeps its pid, logs and buffers in `directory`, on loopback ports."""
+    site = directory / "ssf-receiver.conf"
+    site.write_text(render_nginx_site(
+        SSF_SERVER_NAME="localhost", SSF_HTTP_LISTEN=f"127.0.0.1:{http_port}",
+        SSF_HTTPS_LISTEN=f"127.0.0.1:{https_port}", SSF_TLS_CERTIFICATE=str(certificate),
+        SSF_TLS_CERTIFICATE_KEY=str(key), SSF_UPSTREAM=f"127.0.0.1:{upstream_port}",
+    ))  # fmt: skip
+    temp = "\n".join(f"    {kind}_temp_path {directory / kind};"
+                     for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))  # fmt: skip
+    # Under root (CI) the workers would drop to nobody, who cannot write the buffers' directory.
+    user = "user root;\n" if os.geteuid() == 0 else ""
+    main = directory / "nginx.conf"
+    main.write_text(
+        f"{user}daemon off;\nworker_processes 1;\npid {directory / 'nginx.pid'};\n"
+        f"error_log {directory / 'error.log'} info;\nevents {{ worker_connections 256; }}\n"
+        f"http {{\n    access_log {directory / 'access.log'};\n{temp}\n    include {site};\n}}\n"
+    )
+    server = ManagedProcess(
+        "nginx", [NGINX, "-p", str(directory), "-c", str(main), "-e", str(directory / "error.log")],
+        os.environ.copy(),
+    )  # fmt: skip
+    wait_for_port(https_port, process=server.process, timeout=15)
+    return server

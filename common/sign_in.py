@@ -31,6 +31,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.core.cache import cache
 
+from common.text import has_unstorable_text
+
 DEVICE_COOKIE = "ssf_sign_in_device"
 DEVICE_COOKIE_MAX_AGE = 180 * 24 * 3600
 _DEVICE_SALT = "ssf-receiver:sign-in-device"
@@ -70,11 +72,14 @@ class SignInRefusal:
 def _account_of(username: str) -> str:
     # Exactly the value AuthenticationForm hands to authenticate(): stripped, NFKC-normalised.
     name = UsernameField().to_python(username) or ""
+    by_name = "name:" + hashlib.sha256(name.encode(errors="surrogatepass")).hexdigest()
+    if has_unstorable_text(name):  # the form refuses it before authenticating; so do we
+        return by_name
     user_model = get_user_model()
     try:
         user = user_model._default_manager.get_by_natural_key(name)
     except (user_model.DoesNotExist, user_model.MultipleObjectsReturned):
-        return "name:" + hashlib.sha256(name.encode()).hexdigest()
+        return by_name
     return f"user:{user.pk}"
 
 

@@ -42,7 +42,9 @@ class SessionTimeoutMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.user.is_authenticated:
+        # Without a session cookie (a pushed SET, an API token) there is no session to look at,
+        # and touching it would add "Vary: Cookie" to the answer.
+        if settings.SESSION_COOKIE_NAME in request.COOKIES and request.user.is_authenticated:
             self._check(request)
         return self.get_response(request)
 

@@ -70,3 +70,9 @@ def test_the_api_refuses_a_timed_out_session(super_admin, timeouts):
         assert client.get(api).status_code == 200
         clock.shift(31 * 60)
         assert client.get(api).status_code in (401, 403)
+
+
+def test_a_pushed_set_touches_no_session(db, push):
+    response = push("not-a-jws")
+    assert response.status_code == 400
+    assert "Vary" not in response  # no session looked at, so none to vary on

@@ -54,6 +54,7 @@ def shape(tmp_path_factory, django_db_setup, redis_url):
         tmp_path, http_port=http_port, https_port=https_port, upstream_port=gunicorn_port,
         certificate=certificate, key=key,
     )  # fmt: skip
+    warm_up(gunicorn_port, workers=2)
     tls = ssl.create_default_context(cafile=str(authority.certificate_path))
     tls.check_hostname = False  # the certificate names localhost; we dial 127.0.0.1
     try:
@@ -61,6 +62,25 @@ def shape(tmp_path_factory, django_db_setup, redis_url):
     finally:
         nginx.stop()
         gunicorn.stop()
+
+
+def warm_up(port: int, *, workers: int) -> None:
+    """Have every gunicorn worker serve one request, so that no test waits for a worker's first
+    (cold) request: each sends its headers in two parts, holding the worker that took it while
+    the next connection is taken by another."""
+
+    def one() -> None:
+        with socket.create_connection(("127.0.0.1", port), 60) as sock:
+            sock.sendall(f"GET {PROBE} HTTP/1.1\r\nHost: localhost\r\n".encode())
+            time.sleep(0.5)
+            sock.sendall(b"Connection: close\r\n\r\n")
+            sock.recv(100)
+
+    threads = [threading.Thread(target=one) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
 
 
 def request(
@@ -72,7 +92,7 @@ def request(
     body: str | None = None,
     headers: dict | None = None,
     source: str = CLIENT,
-    timeout: float = 5.0,
+    timeout: float = 15.0,
 ) -> http.client.HTTPResponse:
     connection: http.client.HTTPConnection
     if tls is None:

@@ -6,7 +6,12 @@ schema covers it without the protocol code knowing about documentation.
 
 from drf_spectacular.extensions import OpenApiViewExtension
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
+from drf_spectacular.renderers import (
+    OpenApiJsonRenderer,
+    OpenApiJsonRenderer2,
+    OpenApiYamlRenderer,
+    OpenApiYamlRenderer2,
+)
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -17,9 +22,18 @@ from common.roles import ConsoleAccessMixin
 
 
 class ApiSchemaView(ManagementApi, SpectacularAPIView):
-    """The OpenAPI 3 schema: JSON by default (Okta's APIs speak JSON), YAML on request."""
+    """The OpenAPI 3 schema: JSON by default (Okta's APIs speak JSON), YAML on request.
 
-    renderer_classes = [OpenApiJsonRenderer, OpenApiYamlRenderer]
+    Okta's clients send `Accept: application/json` on every call, so the schema is served under
+    that media type too (and `application/yaml`), not only under OpenAPI's own.
+    """
+
+    renderer_classes = [
+        OpenApiJsonRenderer,
+        OpenApiJsonRenderer2,
+        OpenApiYamlRenderer,
+        OpenApiYamlRenderer2,
+    ]
 
 
 class ApiDocsView(ConsoleAccessMixin, SpectacularSwaggerView):

@@ -43,6 +43,16 @@ urlpatterns = [
     path("users", users.UserListApi.as_view(), name="user_list"),
     path("users/<str:user_id>", users.UserDetailApi.as_view(), name="user_detail"),
     path("users/<str:user_id>/risk", users.UserRiskApi.as_view(), name="user_risk"),
+    path(
+        "users/<str:user_id>/lifecycle/activate",
+        users.UserActivateApi.as_view(),
+        name="user_activate",
+    ),
+    path(
+        "users/<str:user_id>/lifecycle/deactivate",
+        users.UserDeactivateApi.as_view(),
+        name="user_deactivate",
+    ),
     path("schema", ApiSchemaView.as_view(), name="schema"),
     path("docs", ApiDocsView.as_view(url_name="api:schema"), name="docs"),
 ]

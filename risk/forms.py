@@ -1,5 +1,7 @@
 """Forms of the risk pages: filters kept in the URL, and the inputs of the policy and directory."""
 
+from datetime import UTC, datetime
+
 from django import forms
 
 from risk.mapping import RULES
@@ -50,6 +52,15 @@ class ReportFilterForm(forms.Form):
         self.fields["event_type"].choices = _event_type_choices()
 
 
+def _storable_time(value: datetime | None) -> datetime | None:
+    """A time the database can compare: at UTC it must still fall in years 1-9999 (SQLite's
+    adapter converts to UTC and would fail on `0001-01-01T00:00:00+23:00`)."""
+    try:
+        return value.astimezone(UTC) if value else value
+    except OverflowError as exc:
+        raise forms.ValidationError("Enter a time between the years 1 and 9999 (UTC).") from exc
+
+
 class SystemLogFilterForm(forms.Form):
     event_type = forms.ChoiceField(
         required=False, choices=[("", "Any event type")] + [(t, t) for t in EVENT_TYPES]
@@ -72,6 +83,12 @@ class SystemLogFilterForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["stream"].choices = _stream_choices()
+
+    def clean_since(self):
+        return _storable_time(self.cleaned_data["since"])
+
+    def clean_until(self):
+        return _storable_time(self.cleaned_data["until"])
 
     def clean_q(self):
         """The API's `q` rules (risk.selectors.log_keyword_query), as a form error."""

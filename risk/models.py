@@ -136,6 +136,18 @@ class DirectoryGroup(models.Model):
         return self.name
 
 
+class UserStatus(models.TextChoices):
+    """Okta's user lifecycle states that this directory uses (Users API `status`)."""
+
+    STAGED = "STAGED", "Staged"
+    ACTIVE = "ACTIVE", "Active"
+    DEPROVISIONED = "DEPROVISIONED", "Deactivated"
+
+    @property
+    def badge(self) -> str:
+        return {"STAGED": "info", "ACTIVE": "success", "DEPROVISIONED": "muted"}[self.value]
+
+
 class Entity(models.Model):
     """A user or device in the directory, with its current entity risk."""
 
@@ -156,6 +168,12 @@ class Entity(models.Model):
     # an older signal arriving late never overwrites it.
     risk_observed_at = models.DateTimeField(null=True, blank=True)
     risk_stream_ref = models.CharField(max_length=20, blank=True)
+    # Okta's user lifecycle (status, activated, statusChanged, lastUpdated); a deprovisioned
+    # user keeps its risk history.
+    status = models.CharField(max_length=16, choices=UserStatus.choices, default=UserStatus.ACTIVE)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         verbose_name_plural = "entities"
@@ -185,6 +203,10 @@ class Entity(models.Model):
     @property
     def risk_choice(self) -> RiskLevel:
         return RiskLevel(self.risk_level)
+
+    @property
+    def status_choice(self) -> UserStatus:
+        return UserStatus(self.status)
 
 
 class EntityIdentifier(models.Model):

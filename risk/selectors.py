@@ -1,15 +1,15 @@
 """Every read of the risk app: the entity risk report, the System Log pages, the directory."""
 
-import base64
-import binascii
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from risk.cursors import BadCursor, cursor_make, cursor_read
 from risk.models import (
     ActionKind,
     ConnectedApp,
@@ -121,20 +121,68 @@ def entity_list(*, q: str = "", kind: str = "") -> QuerySet[Entity]:
     return entities.filter(_entity_search(q)) if q else entities
 
 
+# --- Users API: keyset pagination on (sort column, id) --------------------------------------------
+
+# The columns users can be sorted by: none can be NULL, so (value, id) orders every row.
+USER_SORT_COLUMNS = frozenset(
+    {"id", "status", "created_at", "updated_at", "login", "email", "first_name", "last_name"}
+)
+USER_TIME_COLUMNS = frozenset({"created_at", "updated_at"})
+
+
+def _user_position(cursor: str, *, kind: str, column: str) -> tuple[Any, str]:
+    """The (sort value, id) of a users cursor made for this order; BadCursor otherwise."""
+    position = cursor_read(kind=kind, cursor=cursor)
+    try:
+        value, pk = position
+        if not isinstance(pk, str) or not isinstance(value, str):
+            raise ValueError(position)
+        if column in USER_TIME_COLUMNS:
+            value = parse_datetime(value)
+            if value is None or value.tzinfo is None:
+                raise ValueError(position)
+    except (ValueError, TypeError) as exc:
+        raise BadCursor("The pagination cursor is not valid.") from exc
+    return value, pk
+
+
 def user_page(
-    *, where: Q | None = None, after: str = "", limit: int
+    *,
+    where: Q | None = None,
+    sort: str = "id",
+    descending: bool = False,
+    after: str = "",
+    limit: int,
 ) -> tuple[list[Entity], str | None]:
-    """One page of users by id and the id to continue after (None on the last page)."""
+    """One page of users in (sort, id) order and the cursor of the next page (None on the last).
+
+    The cursor is made for this order: a cursor of another order or list is BadCursor.
+    """
+    if sort not in USER_SORT_COLUMNS:
+        raise ValueError(sort)
+    kind = f"users:{sort}:{'desc' if descending else 'asc'}"
     users = Entity.objects.filter(kind=EntityKind.USER).filter(where or Q())
     if after:
-        users = users.filter(id__gt=after)
-    rows = list(users.order_by("id")[: limit + 1])
-    return rows[:limit], rows[limit - 1].id if len(rows) > limit else None
+        value, pk = _user_position(after, kind=kind, column=sort)
+        beyond = "lt" if descending else "gt"
+        users = users.filter(
+            Q(**{f"{sort}__{beyond}": value}) | Q(**{sort: value, f"id__{beyond}": pk})
+        )
+    order = [f"-{sort}", "-id"] if descending else [sort, "id"]
+    rows = list(users.order_by(*order)[: limit + 1])
+    if len(rows) <= limit or not limit:
+        return rows[:limit], None
+    last = rows[limit - 1]
+    value = getattr(last, sort)
+    text = value.isoformat() if sort in USER_TIME_COLUMNS else value
+    return rows[:limit], cursor_make(kind=kind, position=[text, last.pk])
 
 
 def user_get(*, user_id: str) -> Entity | None:
-    """One user of the directory (DoesNotExist for unknown ids and for devices)."""
-    return Entity.objects.filter(kind=EntityKind.USER, pk=user_id).first()
+    """One user of the directory by id or login, as Okta's GET /users/{id} (None for unknown
+    ids and for devices)."""
+    users = Entity.objects.filter(kind=EntityKind.USER)
+    return users.filter(pk=user_id).first() or users.filter(login=user_id).first()
 
 
 def entity_risk_history(*, entity: Entity) -> QuerySet[RiskChange]:
@@ -176,28 +224,26 @@ def workflows() -> QuerySet[Workflow]:
 
 # --- System Log: keyset pagination on (published, id) -------------------------------------------
 
-
-class BadCursor(ValueError):
-    """A pagination cursor that we did not make."""
+LOG_CURSOR = "logs"
 
 
-def encode_cursor(event: LogEvent) -> str:
-    """The opaque pagination cursor after `event`: its (published, id), base64url."""
-    text = f"{event.published.isoformat()}|{event.pk}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+def log_cursor(*, published: datetime, pk: int = 0) -> str:
+    """The cursor after (published, pk); pk 0 is the position just before `published`."""
+    return cursor_make(kind=LOG_CURSOR, position=[published.isoformat(), pk])
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, int]:
+def _log_position(cursor: str) -> tuple[datetime, int]:
     """The (published, id) in a cursor; BadCursor when it is not one of ours."""
+    position = cursor_read(kind=LOG_CURSOR, cursor=cursor)
     try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        published, pk = text.split("|")
+        published, pk = position
         when = parse_datetime(published)
-        if when is None:
-            raise ValueError(published)
-        return when, int(pk)
-    except (ValueError, UnicodeDecodeError, binascii.Error) as exc:
+        if when is None or when.tzinfo is None or not isinstance(pk, int):
+            raise ValueError(position)
+        when.astimezone(UTC)  # a time every database can hold
+    except (ValueError, TypeError, OverflowError) as exc:
         raise BadCursor("The pagination cursor is not valid.") from exc
+    return when, pk
 
 
 # Okta's System Log `q`: the fields a keyword is looked for in, and its bounds.
@@ -255,7 +301,7 @@ def log_events_page(
     if until:
         events = events.filter(published__lt=until)
     if after:
-        published, pk = decode_cursor(after)
+        published, pk = _log_position(after)
         if ascending:
             events = events.filter(published__gte=published).filter(
                 Q(published__gt=published) | Q(id__gt=pk)
@@ -268,4 +314,6 @@ def log_events_page(
     rows = list(events.order_by(*order)[: limit + 1])
     has_more = len(rows) > limit
     rows = rows[:limit]
-    return rows, encode_cursor(rows[-1]) if has_more and rows else None
+    if not (has_more and rows):
+        return rows, None
+    return rows, log_cursor(published=rows[-1].published, pk=rows[-1].pk)

@@ -43,7 +43,9 @@ def _clean_name(name: str, *, exclude_id: str | None) -> str:
     if len(name) > NAME_MAX_LENGTH:
         raise ValidationError({"name": f"Use at most {NAME_MAX_LENGTH} characters."})
     if Stream.objects.filter(name=name).exclude(pk=exclude_id).exists():
-        raise ValidationError({"name": f"A stream named {name!r} exists already."})
+        raise ValidationError(
+            {"name": ValidationError(f"A stream named {name!r} exists already.", code="taken")}
+        )
     return name
 
 
@@ -67,7 +69,9 @@ def _check_issuer_free(issuer: str, *, exclude_id: str | None) -> None:
         Stream.objects.filter(issuer_key=normalize_issuer(issuer)).exclude(pk=exclude_id).first()
     )
     if other is not None:
-        raise ValidationError(f"The stream {other.name!r} already receives SETs from {issuer!r}.")
+        raise ValidationError(
+            f"The stream {other.name!r} already receives SETs from {issuer!r}.", code="issuer_taken"
+        )
 
 
 def _apply_config(

@@ -1,4 +1,10 @@
-"""API token authentication: `Authorization: SSWS <token>` (Okta's scheme) or `Bearer <token>`."""
+"""API token authentication: `Authorization: SSWS <token>` (Okta's scheme) or `Bearer <token>`.
+
+The official Okta SDK (okta 3.x) writes the scheme and the token with no space between them
+(`SSWS<token>`, `Bearer<token>`), and Okta answers those, so both forms are read here.
+"""
+
+import re
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework.authentication import BaseAuthentication
@@ -8,7 +14,8 @@ from common.models import ApiTokenState
 from common.selectors import api_token_for_secret
 from common.services import api_token_mark_used
 
-SCHEMES = frozenset({"ssws", "bearer"})
+# The scheme, case-insensitively, then the token after optional whitespace (none from the SDK).
+AUTHORIZATION = re.compile(r"(?i)(?:ssws|bearer)\s*(?P<secret>.*)", re.DOTALL)
 REFUSALS = {
     ApiTokenState.EXPIRED: "The API token has expired.",
     ApiTokenState.REVOKED: "The API token has been revoked.",
@@ -20,10 +27,10 @@ class ApiTokenAuthentication(BaseAuthentication):
     to the next authenticator (the console session)."""
 
     def authenticate(self, request):
-        scheme, _, secret = request.META.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() not in SCHEMES:
+        credentials = AUTHORIZATION.fullmatch(request.META.get("HTTP_AUTHORIZATION", ""))
+        if credentials is None:
             return None
-        token = api_token_for_secret(secret=secret.strip())
+        token = api_token_for_secret(secret=credentials["secret"].strip())
         if token is None:
             raise AuthenticationFailed("The API token is not valid.")
         if token.state in REFUSALS:

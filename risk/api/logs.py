@@ -10,28 +10,60 @@ from rest_framework.response import Response
 
 from common.api.errors import error_responses
 from common.api.views import ManagementApi, link_header
-from risk.api.scim_filter import TEXT, FilterError, FilterField, invalid_search, parse_filter
+from risk.api.scim_filter import (
+    ALL,
+    DATETIME_VALUE,
+    EQUALITY,
+    JSON_VALUE,
+    ORDERED,
+    TEXT,
+    FilterError,
+    FilterField,
+    invalid_search,
+    parse_filter,
+)
 from risk.models import LogEvent, OutcomeResult, Severity
-from risk.selectors import BadCursor, encode_cursor, log_events_page, log_keyword_query
+from risk.selectors import BadCursor, log_cursor, log_events_page, log_keyword_query
 from risk.services.system_log import log_event_to_okta
 
 # Okta's defaults and bounds for /api/v1/logs.
 DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
+MIN_LIMIT, MAX_LIMIT = 0, 1000
 DEFAULT_WINDOW = timedelta(days=7)
 ASCENDING, DESCENDING = "ASCENDING", "DESCENDING"
 # Polling reads only records this much older than now: a record is stamped when its batch is
 # built and seen when that transaction commits, so a cursor past it must wait for it to land.
 POLL_SETTLE = timedelta(seconds=5)
 
-# `target.id` is the record's first target (the user, device or provider) or its entity.
+# Targets a record holds at most (the policy's: user, policy, rule and action): `target.*` other
+# than `target.id` looks at each of them.
+MAX_TARGETS = 5
+
+
+def _json(column: str, operators: frozenset[str] = TEXT) -> FilterField:
+    return FilterField(((column,),), operators, JSON_VALUE)
+
+
+# Okta's LogEvent attributes. The common filters (event type, target, outcome, severity,
+# transaction, time) run on indexed columns; `target.id` is the record's first target (the user,
+# device or provider) or its entity, both indexed. The rest are JSON lookups, which PostgreSQL
+# and SQLite both run.
 LOG_FILTER_FIELDS = {
-    "eventType": FilterField(("event_type",), TEXT),
-    "target.id": FilterField(("target_id", "entity_id"), TEXT),
-    "actor.id": FilterField(("actor__id",)),
-    "outcome.result": FilterField(("outcome_result",)),
-    "severity": FilterField(("severity",)),
-    "transaction.id": FilterField(("trace_id",)),
+    "published": FilterField((("published",),), ORDERED, DATETIME_VALUE),
+    "eventType": FilterField((("event_type",),), TEXT),
+    "severity": FilterField((("severity",),), EQUALITY),
+    "displayMessage": FilterField((("display_message",),), TEXT),
+    "actor.*": _json("actor"),
+    "client.*": _json("client"),
+    "target.id": FilterField((("target_id",), ("entity_id",)), TEXT),
+    "target.*": FilterField(
+        tuple(("target", str(n)) for n in range(MAX_TARGETS)), TEXT, JSON_VALUE
+    ),
+    "outcome.result": FilterField((("outcome_result",),), EQUALITY),
+    "outcome.reason": FilterField((("outcome_reason",),), TEXT),
+    "transaction.id": FilterField((("trace_id",),), TEXT),
+    "transaction.*": _json("transaction"),
+    "debugContext.debugData.*": _json("debug_data", ALL),
 }
 
 
@@ -44,14 +76,15 @@ class LogQueryInput(serializers.Serializer):
     until = serializers.DateTimeField(required=False, help_text="ISO 8601; exclusive.")
     filter = serializers.CharField(
         required=False,
-        help_text='SCIM subset, e.g. eventType eq "user.risk.change" and target.id eq "00u…"; '
-        f"attributes: {', '.join(LOG_FILTER_FIELDS)}; operators eq, ne, sw, co; and, or, ().",
+        help_text='SCIM filter, e.g. eventType eq "user.risk.change" and target.id eq "00u…"; '
+        f"attributes: {', '.join(LOG_FILTER_FIELDS)}; operators eq, ne, co, sw, pr, gt, ge, "
+        "lt, le; and, or, not, ().",
     )
     q = serializers.CharField(required=False, help_text="Keywords, all of which must match.")
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIMIT)
+    limit = serializers.IntegerField(required=False, min_value=MIN_LIMIT, max_value=MAX_LIMIT)
     sortOrder = serializers.ChoiceField(choices=[ASCENDING, DESCENDING], required=False)
     after = serializers.CharField(
-        required=False, allow_blank=True, help_text="The cursor from a `next` link."
+        required=False, allow_blank=True, max_length=500, help_text="The cursor from a `next` link."
     )
 
     def validate(self, data):
@@ -140,19 +173,29 @@ class LogListApi(ManagementApi):
         ascending = params.get("sortOrder", ASCENDING) == ASCENDING
         polling = ascending and "until" not in params
         after = params.get("after", "")
+        since = params.get("since", timezone.now() - DEFAULT_WINDOW)
+        limit = params.get("limit", DEFAULT_LIMIT)
         try:
             records, next_after = log_events_page(
                 where=where,
-                since=params.get("since", timezone.now() - DEFAULT_WINDOW),
+                since=since,
                 until=timezone.now() - POLL_SETTLE if polling else params.get("until"),
                 after=after,
-                limit=params.get("limit", DEFAULT_LIMIT),
+                limit=limit,
                 ascending=ascending,
             )
         except BadCursor as exc:
             raise serializers.ValidationError({"after": [str(exc)]}) from exc
         if next_after is None and polling:
-            next_after = encode_cursor(records[-1]) if records else after
+            # A poll always gets a non-empty cursor to come back with, even on a first poll
+            # that found nothing: Okta's SDK reads `after` with parse_qs, which drops an empty
+            # value, and would stop polling.
+            last = records[-1] if records else None
+            next_after = (
+                log_cursor(published=last.published, pk=last.pk)
+                if last
+                else after or log_cursor(published=since)
+            )
         response = Response(LogEventOutput(records, many=True).data)
-        response["Link"] = link_header(request, after=next_after)
+        response["Link"] = link_header(request, after=next_after, limit=limit)
         return response

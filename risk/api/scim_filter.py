@@ -1,33 +1,69 @@
-"""The `filter` query parameter: the SCIM subset (RFC 7644 §3.4.2.2) that Okta API users write.
+"""The `filter` and `search` query parameters: the SCIM filter language (RFC 7644 §3.4.2.2) that
+Okta's APIs read.
 
     filter     := or_expr
     or_expr    := and_expr ("or" and_expr)*
     and_expr   := factor ("and" factor)*
-    factor     := "(" or_expr ")" | comparison
-    comparison := ATTRIBUTE OPERATOR "string"
+    factor     := "not" factor | "(" or_expr ")" | comparison
+    comparison := ATTRIBUTE "pr" | ATTRIBUTE OPERATOR "string"
 
-`and` binds tighter than `or`; keywords and operators are case-insensitive, attribute names are
-not. Values are JSON-style double-quoted strings. Each resource says which attributes can be
-filtered, on which model fields, with which operators; anything else is a FilterError that says
-where and what is wrong. A small tokenizer and a strict recursive-descent parser, bounded in
-length, nesting and comparisons so that no input can make it slow.
+`and` binds tighter than `or`, `not` tighter than both; keywords and operators are
+case-insensitive, attribute names are not. Values are JSON-style double-quoted strings. Each
+resource says which attributes can be filtered, on which columns or JSON paths, with which
+operators; anything else is a FilterError that says where and what is wrong. A small tokenizer
+and a strict recursive-descent parser, bounded in length, nesting and comparisons so that no
+input can make it slow.
 """
 
 import json
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
 
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.expressions import Expression
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.db.models.lookups import (
+    Contains,
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    IContains,
+    IExact,
+    IsNull,
+    IStartsWith,
+    LessThan,
+    LessThanOrEqual,
+    StartsWith,
+)
+from django.utils.dateparse import parse_datetime
 
 from common.api.errors import OktaApiError
 
 MAX_LENGTH = 2000
 MAX_COMPARISONS = 20
 MAX_DEPTH = 8
-# Django lookup for each operator; `ne` is a negated `eq`.
-OPERATORS = {"eq": "exact", "ne": "exact", "sw": "startswith", "co": "contains"}
-EQUALITY = frozenset({"eq", "ne"})
-TEXT = frozenset(OPERATORS)
+# The lookup for each operator (case-sensitive, case-insensitive); `ne` is a negated `eq`.
+LOOKUPS = {
+    "eq": (Exact, IExact),
+    "ne": (Exact, IExact),
+    "sw": (StartsWith, IStartsWith),
+    "co": (Contains, IContains),
+    "gt": (GreaterThan, GreaterThan),
+    "ge": (GreaterThanOrEqual, GreaterThanOrEqual),
+    "lt": (LessThan, LessThan),
+    "le": (LessThanOrEqual, LessThanOrEqual),
+}
+OPERATORS = (*LOOKUPS, "pr")
+EQUALITY = frozenset({"eq", "ne", "pr"})
+TEXT = frozenset({"eq", "ne", "sw", "co", "pr"})
+ORDERED = frozenset({"eq", "ne", "gt", "ge", "lt", "le", "pr"})
+ALL = frozenset(OPERATORS)
+# What a value is compared as: text ("" is absent), a timestamp, or a JSON member (null absent).
+TEXT_VALUE, DATETIME_VALUE, JSON_VALUE = "text", "datetime", "json"
+WILDCARD = ".*"
 _TOKEN = re.compile(
     r"""\s*(?:
         (?P<paren>[()])
@@ -46,10 +82,20 @@ class FilterError(ValueError):
 
 @dataclass(frozen=True)
 class FilterField:
-    """A filterable attribute: the model fields it matches (any of them) and its operators."""
+    """A filterable attribute: where its value is (any source may match) and its operators.
 
-    lookups: tuple[str, ...]
+    A source is a column name, then JSON keys or array indexes inside it: `("event_type",)`,
+    `("actor", "alternateId")`, `("target", "0", "type")`. An attribute named `prefix.*`
+    matches every name under the prefix, its rest becoming more JSON keys.
+    """
+
+    sources: tuple[tuple[str, ...], ...]
     operators: frozenset[str] = EQUALITY
+    value: str = TEXT_VALUE
+    case_insensitive: bool = False
+
+    def under(self, keys: list[str]) -> "FilterField":
+        return replace(self, sources=tuple((*source, *keys) for source in self.sources))
 
 
 @dataclass(frozen=True)
@@ -96,12 +142,59 @@ def _unquote(token: _Token) -> str:
     return value
 
 
+def _timestamp(text: str, token: _Token) -> datetime:
+    """An ISO 8601 time (Okta writes `2024-06-01T00:00:00.000Z`); without an offset, UTC."""
+    try:
+        when = parse_datetime(text)
+        if when is not None:
+            when = when.replace(tzinfo=when.tzinfo or UTC)
+            when.astimezone(UTC)  # a time the database can hold (no year 0 at UTC)
+    except (ValueError, OverflowError):
+        when = None
+    if when is None:
+        raise FilterError(
+            f"Invalid filter at position {token.position}: {text!r} is not an ISO 8601 time "
+            'such as "2024-06-01T00:00:00.000Z".'
+        )
+    return when
+
+
+def _expression(source: tuple[str, ...]) -> Expression | F:
+    """The column, or the text of the JSON member at the source's keys."""
+    column, *keys = source
+    if not keys:
+        return F(column)
+    inner: Any = column
+    for key in keys[:-1]:
+        inner = KeyTransform(key, inner)
+    return KeyTextTransform(keys[-1], inner)
+
+
+def _present(field: FilterField, expression: Expression | F) -> Q:
+    """SCIM `pr`: the attribute has a value (a blank text column counts as none)."""
+    present = Q(IsNull(expression, False))
+    if field.value == TEXT_VALUE:
+        present &= ~Q(Exact(expression, ""))
+    return present
+
+
 def _describe(token: _Token) -> str:
     return "the end of the filter" if token.kind == "end" else repr(token.text)
 
 
+def _resolve(fields: Mapping[str, FilterField], name: str) -> FilterField | None:
+    if name in fields and not name.endswith(WILDCARD):
+        return fields[name]
+    for pattern, field in fields.items():
+        prefix = pattern.removesuffix("*")
+        if pattern.endswith(WILDCARD) and name.startswith(prefix) and len(name) > len(prefix):
+            keys = name[len(prefix) :].split(".")
+            return field.under(keys) if all(keys) else None
+    return None
+
+
 class _Parser:
-    def __init__(self, text: str, fields: dict[str, FilterField]):
+    def __init__(self, text: str, fields: Mapping[str, FilterField]):
         self.tokens = _tokenize(text)
         self.index = 0
         self.fields = fields
@@ -145,16 +238,22 @@ class _Parser:
             query &= self.factor(depth)
         return query
 
+    def nest(self, token: _Token, depth: int) -> int:
+        if depth >= MAX_DEPTH:
+            raise FilterError(
+                f"Invalid filter at position {token.position}: parentheses and 'not' nest "
+                f"deeper than {MAX_DEPTH} levels."
+            )
+        return depth + 1
+
     def factor(self, depth: int) -> Q:
         token = self.peek()
-        if token.kind == "paren" and token.text == "(":
-            if depth >= MAX_DEPTH:
-                raise FilterError(
-                    f"Invalid filter at position {token.position}: parentheses nest deeper than "
-                    f"{MAX_DEPTH} levels."
-                )
+        if self.is_keyword("not"):
             self.take()
-            query = self.or_expr(depth + 1)
+            return ~self.factor(self.nest(token, depth))
+        if token.kind == "paren" and token.text == "(":
+            self.take()
+            query = self.or_expr(self.nest(token, depth))
             closing = self.take()
             if closing.kind != "paren" or closing.text != ")":
                 self.fail(closing, "')'")
@@ -163,9 +262,9 @@ class _Parser:
 
     def comparison(self) -> Q:
         attribute = self.take()
-        if attribute.kind != "word" or attribute.text.lower() in ("and", "or"):
+        if attribute.kind != "word" or attribute.text.lower() in ("and", "or", "not"):
             self.fail(attribute, "an attribute name or '('")
-        field = self.fields.get(attribute.text)
+        field = _resolve(self.fields, attribute.text)
         if field is None:
             raise FilterError(
                 f"Invalid filter at position {attribute.position}: {attribute.text!r} cannot be "
@@ -178,25 +277,35 @@ class _Parser:
         if name not in field.operators:
             raise FilterError(
                 f"Invalid filter at position {operator.position}: {attribute.text} does not "
-                f"support {name!r}; use {', '.join(sorted(field.operators))}."
+                f"support {name!r}; use {', '.join(o for o in OPERATORS if o in field.operators)}."
             )
-        value = self.take()
-        if value.kind != "string":
-            self.fail(value, f'a double-quoted string after {operator.text!r}, e.g. "value"')
         self.comparisons += 1
         if self.comparisons > MAX_COMPARISONS:
             raise FilterError(
                 f"Invalid filter at position {attribute.position}: more than {MAX_COMPARISONS} "
                 "comparisons."
             )
-        text = _unquote(value)
-        query = Q()
-        for lookup in field.lookups:
-            query |= Q(**{f"{lookup}__{OPERATORS[name]}": text})
+        if name == "pr":
+            return self.any_source(field, lambda expression: _present(field, expression))
+        token = self.take()
+        if token.kind != "string":
+            self.fail(token, f'a double-quoted string after {operator.text!r}, e.g. "value"')
+        value: Any = _unquote(token)
+        if field.value == DATETIME_VALUE:
+            value = _timestamp(value, token)
+        lookup = LOOKUPS[name][1 if field.case_insensitive else 0]
+        query = self.any_source(field, lambda expression: Q(lookup(expression, value)))
         return ~query if name == "ne" else query
 
+    @staticmethod
+    def any_source(field: FilterField, condition) -> Q:
+        query = Q()
+        for source in field.sources:
+            query |= condition(_expression(source))
+        return query
 
-def parse_filter(text: str, *, fields: dict[str, FilterField]) -> Q:
+
+def parse_filter(text: str, *, fields: Mapping[str, FilterField]) -> Q:
     """The Q object `text` means over `fields`; FilterError (with a position) when it is wrong."""
     if len(text) > MAX_LENGTH:
         raise FilterError(f"Invalid filter: longer than {MAX_LENGTH} characters.")

@@ -1,4 +1,5 @@
-"""The directory of users and devices: added in the console, imported from CSV, or automatic."""
+"""The directory of users and devices: added in the console, imported from CSV, through the
+Users API, or automatic; and the users' Okta lifecycle (STAGED, ACTIVE, DEPROVISIONED)."""
 
 import csv
 import io
@@ -7,8 +8,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
-from risk.models import DirectoryGroup, Entity, EntityIdentifier, EntityKind
+from common.types import Actor
+from risk.models import DirectoryGroup, Entity, EntityIdentifier, EntityKind, UserStatus
+from risk.services.system_log import admin_actor, entity_target, log_event
 from risk.subjects import canonical_email, identifier_keys
 
 CSV_COLUMNS = ("login", "email", "first_name", "last_name", "groups", "iss", "sub")
@@ -35,19 +39,21 @@ def entity_create(
     display_name: str = "",
     groups: list[str] | None = None,
     identifiers: list[dict[str, Any]] | None = None,
+    status: UserStatus = UserStatus.ACTIVE,
+    actor: Actor = None,
 ) -> Entity:
     """Add a user or device and the identifiers SETs may name it by (its email, iss/sub pairs...).
 
     A login or identifier that another entity has already is a ValidationError; nothing is saved.
+    With an `actor` (the Users API) the creation is in the System Log, as Okta logs it.
     """
     email = email.strip()
     login = login.strip() or (email if kind == EntityKind.USER else "")
-    if login and Entity.objects.filter(login=login).exists():
-        raise ValidationError({"login": f"A user with login {login!r} exists already."})
+    _check_login_free(login)
     keys = _keys(email, identifiers or [])
-    taken = EntityIdentifier.objects.filter(key__in=keys).values_list("key", flat=True)
-    if taken:
-        raise ValidationError(f"Another entity is already named by {', '.join(taken)}.")
+    _check_keys_free(keys[:1] if email else [], field="email")
+    _check_keys_free(keys)
+    now = timezone.now()
     entity = Entity(
         kind=kind,
         login=login,
@@ -55,13 +61,125 @@ def entity_create(
         first_name=first_name.strip(),
         last_name=last_name.strip(),
         display_name=display_name.strip(),
+        status=status,
+        activated_at=now if status == UserStatus.ACTIVE else None,
+        created_at=now,
+        updated_at=now,
     )
     entity.save()
     EntityIdentifier.objects.bulk_create([EntityIdentifier(entity=entity, key=k) for k in keys])
     for name in groups or []:
         if name.strip():
             entity.groups.add(DirectoryGroup.objects.get_or_create(name=name.strip())[0])
+    if actor is not None:
+        _log_user_change(entity, actor, "user.lifecycle.create", "Create okta user")
     return entity
+
+
+def _check_login_free(login: str, *, besides: Entity | None = None) -> None:
+    others = Entity.objects.filter(login=login).exclude(pk=besides.pk if besides else None)
+    if login and others.exists():
+        raise ValidationError({"login": f"A user with login {login!r} exists already."})
+
+
+def _check_keys_free(
+    keys: list[str], *, besides: Entity | None = None, field: str | None = None
+) -> None:
+    taken = EntityIdentifier.objects.filter(key__in=keys)
+    if besides is not None:
+        taken = taken.exclude(entity=besides)
+    names = list(taken.values_list("key", flat=True))
+    if names:
+        message = f"Another entity is already named by {', '.join(names)}."
+        raise ValidationError({field: message} if field else message)
+
+
+def _log_user_change(user: Entity, actor: Actor, event_type: str, message: str) -> None:
+    """The System Log record of an admin's change to a user (Okta's user.lifecycle.*)."""
+    log_event(
+        event_type=event_type,
+        display_message=message,
+        actor=admin_actor(user=actor),
+        target=[entity_target(user)],
+        entity=user,
+    ).save()
+
+
+# The profile fields a user update may set (the Users API's profile, in model names).
+PROFILE_FIELDS = ("login", "email", "first_name", "last_name", "display_name")
+
+
+@transaction.atomic
+def user_update(*, user: Entity, profile: dict[str, str], actor: Actor) -> Entity:
+    """Set the given profile fields (Okta's partial update; a full replace passes them all).
+
+    The email is also the identifier SETs name the user by, so it moves with the profile. A login
+    or email that another entity has is a ValidationError; nothing is saved. Setting the same
+    values again changes nothing but lastUpdated.
+    """
+    values = {name: profile[name].strip() for name in PROFILE_FIELDS if name in profile}
+    if "login" in values:
+        if not values["login"]:
+            raise ValidationError({"login": "The field cannot be left blank"})
+        _check_login_free(values["login"], besides=user)
+    if "email" in values and canonical_email(values["email"]) != canonical_email(user.email):
+        keys = _keys(values["email"], [])
+        _check_keys_free(keys, besides=user, field="email")
+        if user.email:
+            user.identifiers.filter(key=f"email:{canonical_email(user.email)}").delete()
+        EntityIdentifier.objects.bulk_create([EntityIdentifier(entity=user, key=k) for k in keys])
+    for name, value in values.items():
+        setattr(user, name, value)
+    user.updated_at = timezone.now()
+    user.save(update_fields=[*values, "updated_at"])
+    _log_user_change(user, actor, "user.account.update_profile", "Update user profile for Okta")
+    return user
+
+
+class UserLifecycleError(ValueError):
+    """A lifecycle step the user's status does not allow (activating an active user)."""
+
+
+def _user_set_status(user: Entity, status: UserStatus) -> None:
+    now = timezone.now()
+    user.status, user.status_changed_at, user.updated_at = status, now, now
+    fields = ["status", "status_changed_at", "updated_at"]
+    if status == UserStatus.ACTIVE:
+        user.activated_at = now
+        fields.append("activated_at")
+    user.save(update_fields=fields)
+
+
+@transaction.atomic
+def user_activate(*, user: Entity, actor: Actor) -> Entity:
+    """STAGED or DEPROVISIONED -> ACTIVE. An ACTIVE user is a UserLifecycleError, as at Okta."""
+    if user.status == UserStatus.ACTIVE:
+        raise UserLifecycleError("Activation failed because the user is already active")
+    _user_set_status(user, UserStatus.ACTIVE)
+    _log_user_change(user, actor, "user.lifecycle.activate", "Activate Okta user")
+    return user
+
+
+@transaction.atomic
+def user_deactivate(*, user: Entity, actor: Actor) -> Entity:
+    """-> DEPROVISIONED; the user's risk and history stay readable. Deactivating a deactivated
+    user changes nothing."""
+    if user.status != UserStatus.DEPROVISIONED:
+        _user_set_status(user, UserStatus.DEPROVISIONED)
+        _log_user_change(user, actor, "user.lifecycle.deactivate", "Deactivate Okta user")
+    return user
+
+
+@transaction.atomic
+def user_delete(*, user: Entity, actor: Actor) -> bool:
+    """Okta's delete: a user not yet DEPROVISIONED is deactivated (False); a DEPROVISIONED one
+    is deleted with its identifiers and risk changes (True). Its System Log records stay."""
+    if user.status != UserStatus.DEPROVISIONED:
+        user_deactivate(user=user, actor=actor)
+        return False
+    _log_user_change(user, actor, "user.lifecycle.delete.initiated", "Delete Okta user")
+    user.delete()
+    return True
 
 
 @dataclass

@@ -1,7 +1,5 @@
 """Reports > System Log: newest first, filtered, keyset-paginated, each record's JSON at hand."""
 
-import contextlib
-
 from django.db.models import Q
 from django.views.generic import TemplateView
 
@@ -10,6 +8,10 @@ from risk import selectors
 from risk.forms import SystemLogFilterForm
 
 PAGE_SIZE = 50
+BAD_CURSOR = (
+    "This page's link is out of date or was changed, so it cannot be continued. "
+    "Start again from the first page."
+)
 
 
 def _where(data: dict) -> Q:
@@ -30,6 +32,12 @@ def _where(data: dict) -> Q:
 class SystemLogView(ConsoleAccessMixin, TemplateView):
     """The System Log; htmx "Load more" gets only the next rows (a partial)."""
 
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        if response.context_data["cursor_error"]:
+            response.status_code = 400
+        return response
+
     def get_template_names(self):
         if self.request.htmx:
             return ["risk/partials/_log_rows.html"]
@@ -39,10 +47,11 @@ class SystemLogView(ConsoleAccessMixin, TemplateView):
         form = SystemLogFilterForm(self.request.GET or None)
         records: list = []
         next_cursor = None
+        cursor_error = ""
         # A filter we cannot run shows its error, not unfiltered records.
         if not form.is_bound or form.is_valid():
             data = form.cleaned_data if form.is_bound else {}
-            with contextlib.suppress(selectors.BadCursor):
+            try:
                 records, next_cursor = selectors.log_events_page(
                     where=_where(data),
                     since=data.get("since"),
@@ -50,12 +59,15 @@ class SystemLogView(ConsoleAccessMixin, TemplateView):
                     after=self.request.GET.get("after", ""),
                     limit=PAGE_SIZE,
                 )
+            except selectors.BadCursor:
+                cursor_error = BAD_CURSOR
         query = self.request.GET.copy()
         query.pop("after", None)
         return super().get_context_data(
             form=form,
             records=records,
             next_cursor=next_cursor,
+            cursor_error=cursor_error,
             query=query.urlencode(),
             **kwargs,
         )

@@ -32,6 +32,15 @@ API_FIELDS = {
     "jwks_url": "settings.jwks_url",
     NON_FIELD_ERRORS: "",
 }
+# Okta's texts for a name or issuer another provider has; Netskope's plugin looks for the first
+# one in errorCauses to find the provider it made before and update it.
+OKTA_TAKEN = {
+    "taken": ("name", "Security Events Provider name must be unique"),
+    "issuer_taken": (
+        "settings.issuer",
+        "The provided issuer already exists for this organization.",
+    ),
+}
 
 
 class ProviderSettingsInput(serializers.Serializer):
@@ -136,10 +145,14 @@ def _save(service, request, **kwargs) -> Stream:
     try:
         return service(**body.service_kwargs(), actor=request.user, **kwargs)
     except DjangoValidationError as exc:
-        if hasattr(exc, "error_dict"):
-            detail = {API_FIELDS.get(k, k): v for k, v in exc.message_dict.items()}
-        else:
-            detail = {"": exc.messages}
+        detail: dict[str, list[str]] = {}
+        for error in exc.error_list if not hasattr(exc, "error_dict") else []:
+            field, message = OKTA_TAKEN.get(error.code or "", ("", error.messages[0]))
+            detail.setdefault(field, []).append(message)
+        for key, errors in getattr(exc, "error_dict", {}).items():
+            for error in errors:
+                field, message = OKTA_TAKEN.get(error.code or "", ("", error.messages[0]))
+                detail.setdefault(field or API_FIELDS.get(key, key), []).append(message)
         raise serializers.ValidationError(detail) from exc
     except DiscoveryError as exc:
         # The transmitter did not check out: what failed is in the message, as in the console.

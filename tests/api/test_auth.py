@@ -33,12 +33,29 @@ def test_token_works_with_okta_and_bearer_schemes(super_token, scheme):
     assert call(f"{scheme} {super_token}").status_code == 200
 
 
+@pytest.mark.parametrize("scheme", ["SSWS", "Bearer"])
+def test_token_works_without_a_space_as_the_okta_sdk_sends_it(super_token, scheme):
+    assert call(f"{scheme}{super_token}").status_code == 200
+
+
+@pytest.mark.parametrize("mode", ["SSWS", "Bearer"])
+def test_token_works_in_the_header_the_okta_sdk_builds(super_token, mode):
+    from okta.configuration import Configuration
+
+    settings = Configuration(
+        host="https://org.example", access_token=super_token, authorization_mode=mode
+    ).auth_settings()["oauth2"]
+    assert settings["key"] == "Authorization"
+    assert call(settings["value"]).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("authorization", "cause"),
     [
         (None, None),
         ("Basic c2FtOnB3", None),
         ("SSWS", "The API token is not valid."),
+        ("SSWSnot-a-token", "The API token is not valid."),
         ("SSWS ssf_" + "x" * 40, "The API token is not valid."),
         ("Bearer not-a-token", "The API token is not valid."),
     ],

@@ -1,6 +1,8 @@
 """/api/v1/logs: Okta's System Log query, its filter language and cursor pagination."""
 
-from datetime import timedelta
+import base64
+from datetime import UTC, timedelta
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 import time_machine
@@ -8,6 +10,7 @@ from django.utils import timezone
 
 from risk.api.logs import LOG_FILTER_FIELDS, POLL_SETTLE
 from risk.api.scim_filter import FilterError, parse_filter
+from risk.cursors import cursor_make
 from risk.models import LogEvent, RiskLevel
 from risk.services.directory import entity_create
 from risk.services.entity_risk import entity_risk_set
@@ -78,14 +81,85 @@ def test_good_filters(records, expression, expected):
     assert found == {records[name].uuid for name in expected}
 
 
+@pytest.fixture
+def policy_records(make_log):
+    """Records shaped as the policy writes them: several targets and nested debug data."""
+    now = timezone.now()
+    rule = {"id": "0pr-rule-1", "type": "PolicyRule", "alternateId": "unknown",
+            "displayName": "High risk"}  # fmt: skip
+    debug = {"RuleName": "High risk", "Risk": {"level": "HIGH"}}
+    evaluate = make_log("policy.entity_risk.evaluate", target_id="00uA",
+                        published=now - timedelta(minutes=2), debug_data=debug)  # fmt: skip
+    evaluate.target.append(rule)
+    evaluate.save()
+    plain = make_log(RISK_CHANGE, target_id="00uB", published=now - timedelta(minutes=1),
+                     display_message="Risk of Bob changed", reason="Set by an admin")  # fmt: skip
+    published = (evaluate.published, plain.published)
+    return {"evaluate": evaluate, "plain": plain, "published": published}
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ('debugContext.debugData.RuleName eq "High risk"', {"evaluate"}),
+        ('debugContext.debugData.Risk.level eq "HIGH"', {"evaluate"}),
+        ("debugContext.debugData.RuleName pr", {"evaluate"}),
+        ("not (debugContext.debugData.RuleName pr)", {"plain"}),
+        ('target.type eq "PolicyRule"', {"evaluate"}),
+        ('target.displayName sw "High"', {"evaluate"}),
+        ('target.alternateId eq "x@example.com" and not (eventType sw "policy.")', {"plain"}),
+        ('actor.type eq "SystemPrincipal" and actor.alternateId co "ssf-receiver"',
+         {"evaluate", "plain"}),
+        ('displayMessage co "of Bob"', {"plain"}),
+        ("outcome.reason pr", {"plain"}),
+        ('outcome.reason sw "Set by"', {"plain"}),
+        ("transaction.id pr", set()),
+        ("target.id pr and severity pr", {"evaluate", "plain"}),
+        ("published gt \"{0}\"", {"plain"}),
+        ("published ge \"{0}\"", {"evaluate", "plain"}),
+        ("published lt \"{1}\" and published le \"{0}\"", {"evaluate"}),
+        ('published eq "{1}" or not (published ge "2000-01-01T00:00:00Z")', {"plain"}),
+    ],
+)  # fmt: skip
+def test_okta_operators_over_log_event_attributes(policy_records, expression, expected):
+    expression = expression.format(*(when.isoformat() for when in policy_records["published"]))
+    where = parse_filter(expression, fields=LOG_FILTER_FIELDS)
+    found = set(LogEvent.objects.filter(where).values_list("uuid", flat=True))
+    assert found == {policy_records[name].uuid for name in expected}
+
+
+def test_api_filters_on_time_written_as_okta_writes_it(api, policy_records):
+    evaluate, _plain = policy_records["published"]
+    since = (evaluate - timedelta(minutes=1)).isoformat()
+    okta_time = evaluate.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{evaluate.microsecond // 1000:03d}Z"
+    )
+    query = {
+        "since": since,
+        "until": timezone.now().isoformat(),
+        "filter": f'published lt "{okta_time}" or displayMessage eq "Risk of Bob changed"',
+    }
+    body = api.get(LOGS, query).json()  # fmt: skip
+    assert [r["displayMessage"] for r in body] == ["Risk of Bob changed"]
+
+
 @pytest.mark.parametrize(
     ("expression", "message"),
     [
         ("", "Invalid filter: it is empty."),
         ('eventType equals "x"',
-         "position 10: expected an operator (eq, ne, sw, co) after 'eventType', found 'equals'."),
-        ('foo eq "x"', "position 0: 'foo' cannot be filtered on; use one of actor.id, eventType,"),
-        ('actor.id co "x"', "position 9: actor.id does not support 'co'; use eq, ne."),
+         "position 10: expected an operator (eq, ne, sw, co, gt, ge, lt, le, pr) after "
+         "'eventType', found 'equals'."),
+        ('foo eq "x"', "position 0: 'foo' cannot be filtered on; use one of actor.*, client.*,"),
+        ('severity co "x"', "position 9: severity does not support 'co'; use eq, ne, pr."),
+        ('eventType gt "x"', "position 10: eventType does not support 'gt'; use eq, ne, sw,"),
+        ('published gt "yesterday"', "position 13: 'yesterday' is not an ISO 8601 time"),
+        ('published gt "0001-01-01T00:00:00+23:00"', "position 13: '0001-01-01T00:00:00+23:00'"),
+        ('actor. eq "x"', "position 0: 'actor.' cannot be filtered on"),
+        ('actor..id eq "x"', "position 0: 'actor..id' cannot be filtered on"),
+        ('eventType pr "x"', "position 13: expected 'and', 'or' or the end of the filter"),
+        ('not', "position 3: expected an attribute name or '(', found the end of the filter."),
+        ("not " * 9 + 'eventType eq "x"', "parentheses and 'not' nest deeper than 8 levels."),
         ("eventType eq x", "position 13: expected a double-quoted string after 'eq'"),
         ('eventType eq "x', "position 13: the string is not closed."),
         ('eventType eq "x" and', "position 20: expected an attribute name or '(', found the end"),
@@ -96,7 +170,7 @@ def test_good_filters(records, expression, expected):
         (r'eventType eq "a\qb"', "position 15: Invalid \\escape in a string."),
         (r'eventType eq "a\u0000"', "position 13: the string holds a NUL or a lone surrogate."),
         (r'eventType eq "\ud800"', "position 13: the string holds a NUL or a lone surrogate."),
-        ("(" * 9 + 'eventType eq "x"' + ")" * 9, "parentheses nest deeper than 8 levels."),
+        ("(" * 9 + 'eventType eq "x"' + ")" * 9, "nest deeper than 8 levels."),
         (" or ".join(['eventType eq "x"'] * 21), "more than 20 comparisons."),
         ('eventType eq "' + "x" * 2000 + '"', "longer than 2000 characters."),
         ('and eq "x"', "position 0: expected an attribute name or '(', found 'and'."),
@@ -184,7 +258,7 @@ def test_polling_leaves_out_records_that_may_still_be_committing(api, make_log):
         ({"since": "2030-01-02T00:00:00Z", "until": "2030-01-01T00:00:00Z"},
          "until: until must be later than since."),
         ({"limit": "1001"}, "limit: Ensure this value is less than or equal to 1000."),
-        ({"limit": "0"}, "limit: Ensure this value is greater than or equal to 1."),
+        ({"limit": "-1"}, "limit: Ensure this value is greater than or equal to 0."),
         ({"sortOrder": "UP"}, 'sortOrder: "UP" is not a valid choice.'),
         ({"after": "not-a-cursor"}, "after: The pagination cursor is not valid."),
     ],
@@ -265,3 +339,78 @@ def test_with_until_the_last_page_has_no_next_link(api, risk_changes):
     response = api.get(LOGS, {"until": until, "filter": f'eventType eq "{RISK_CHANGE}"'})
     assert next_link(response) is None
     assert response["Link"].endswith('; rel="self"')
+
+
+def test_a_first_poll_that_finds_nothing_gives_a_cursor_the_okta_sdk_reads(api, make_log):
+    from okta.pagination import PaginationHelper
+
+    since = timezone.now() - timedelta(minutes=10)
+    first = api.get(LOGS, {"since": since.isoformat()})
+    assert first.json() == []
+    after = PaginationHelper.extract_next_cursor({"Link": first["Link"]})
+    assert after  # an empty after= would end the SDK's polling loop
+    arrived = make_log(published=timezone.now())
+    with settled():
+        later = api.get(LOGS, {"since": since.isoformat(), "after": after})
+    assert [r["uuid"] for r in later.json()] == [str(arrived.uuid)]
+
+
+def test_limit_zero_answers_no_records_and_polls_from_the_same_place(api, make_log):
+    make_log(published=timezone.now() - timedelta(minutes=1))
+    response = api.get(LOGS, {"limit": "0"})
+    assert response.status_code == 200
+    assert response.json() == []
+    after = parse_qs(urlparse(next_link(response)).query)["after"][0]
+    with settled():
+        assert len(api.get(LOGS, {"after": after}).json()) == 1
+    bounded = api.get(LOGS, {"limit": "0", "until": timezone.now().isoformat()})
+    assert bounded.json() == []
+    assert next_link(bounded) is None
+
+
+def test_next_link_writes_after_first_then_limit_as_okta_does(api, risk_changes):
+    with settled():
+        response = api.get(LOGS, {"filter": f'eventType eq "{RISK_CHANGE}"', "limit": 2})
+    query = next_link(response).split("?", 1)[1]
+    assert query.startswith("after=")
+    assert query.split("&")[1] == "limit=2"
+
+
+def _forged(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        _forged("0001-01-01T00:00:00+23:00|1"),  # issue 11, defect 4: was a 500
+        _forged("9999-12-31T23:59:59-23:00|1"),
+        _forged("2024-01-01T00:00:00+00:00|1"),  # the old, unsigned shape
+        "x" * 501,
+        "",
+    ],
+)
+def test_a_cursor_we_did_not_make_is_a_400_not_a_500(api, make_log, after):
+    make_log()
+    response = api.get(LOGS, {"after": after, "sortOrder": "DESCENDING"})
+    if after == "":
+        assert response.status_code == 200
+        return
+    causes = assert_okta_error(response, 400, "E0000001")
+    assert causes[0].startswith("after: ")
+
+
+def test_a_cursor_for_another_list_or_edited_is_refused(api, risk_changes):
+    first = api.get(LOGS, {"limit": 2, "sortOrder": "DESCENDING"})
+    cursor = parse_qs(urlparse(next_link(first)).query)["after"][0]
+    users_cursor = cursor_make(kind="users:id:asc", position=["00u1", 1])
+    for bad in (users_cursor, cursor[:-1] + ("A" if cursor[-1] != "A" else "B")):
+        assert_okta_error(api.get(LOGS, {"after": bad}), 400, "E0000001")
+    rest = api.get(LOGS, {"after": cursor, "sortOrder": "DESCENDING"}).json()
+    assert len(rest) == LogEvent.objects.count() - 2
+
+
+@pytest.mark.parametrize("name", ["since", "until"])
+def test_an_out_of_range_time_is_a_400(api, name):
+    causes = assert_okta_error(api.get(LOGS, {name: "0001-01-01T00:00:00+23:00"}), 400, "E0000001")
+    assert causes[0].startswith(f"{name}: ")

@@ -86,11 +86,27 @@ def test_create_refusals_are_okta_errors_that_name_the_field(api, body, summary,
     assert not Stream.objects.exists()
 
 
-def test_create_with_a_taken_name_is_refused_by_the_console_rule(api, stream, transmitter):
+def test_create_with_a_taken_name_answers_oktas_text_that_netskope_looks_for(
+    api, stream, transmitter
+):
     response = api.post(PROVIDERS, okta_ssf_body(transmitter, name=stream.name), format="json")
     assert assert_okta_error(response, 400, "E0000001") == [
-        "name: A stream named 'Acme MDM' exists already."
+        "name: Security Events Provider name must be unique"
     ]
+    # Netskope's plugin, unchanged: adopt the existing provider when this text is a cause.
+    causes = response.json().get("errorCauses", [])
+    assert any(
+        "Security Events Provider name must be unique" in cause.get("errorSummary", "")
+        for cause in causes
+    )
+
+
+def test_create_with_a_taken_issuer_answers_oktas_text(api, stream, transmitter):
+    response = api.post(PROVIDERS, okta_ssf_body(transmitter, name="Another"), format="json")
+    assert assert_okta_error(response, 400, "E0000001") == [
+        "settings.issuer: The provided issuer already exists for this organization."
+    ]
+    assert response.json()["errorSummary"] == "Api validation failed: settings.issuer"
 
 
 def test_create_says_what_failed_at_the_transmitter_and_saves_nothing(api, transmitter):

@@ -50,6 +50,19 @@ def test_schema_is_valid_openapi_3_with_every_endpoint(api):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("accept", "content_type"),
+    [("application/json", "application/json"), ("application/yaml", "application/yaml"),
+     ("application/vnd.oai.openapi", "application/vnd.oai.openapi")],
+)  # fmt: skip
+def test_schema_answers_the_accept_header_okta_clients_send(api, accept, content_type):
+    response = api.get(SCHEMA, HTTP_ACCEPT=accept)
+    assert response.status_code == 200
+    assert response["Content-Type"].split(";")[0] == content_type
+    assert b"/api/v1/security-events-providers" in response.content
+
+
+@pytest.mark.django_db
 def test_schema_needs_credentials(client):
     assert client.get(SCHEMA).status_code == 401
 

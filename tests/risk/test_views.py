@@ -1,5 +1,7 @@
 """The risk pages: the entity risk report, the System Log, the directory and the policy pages."""
 
+import base64
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
@@ -135,13 +137,30 @@ def test_system_log_search_is_the_apis_keyword_search(admin_client, alice, deliv
     assert "at most 10 keywords" in response.content.decode()
 
 
-def test_system_log_htmx_load_more_is_a_partial_and_bad_cursors_are_harmless(admin_client):
+def test_system_log_htmx_load_more_is_a_partial(admin_client):
     make_records(60)
     cursor = admin_client.get(LOG).context["next_cursor"]
     partial = admin_client.get(f"{LOG}?after={cursor}", HTTP_HX_REQUEST="true")
     assert b"<html" not in partial.content
     assert partial.content.count(b'class="log-row"') == 10
-    assert admin_client.get(f"{LOG}?after=garbage!!").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "after",
+    ["garbage!!", base64.urlsafe_b64encode(b"0001-01-01T00:00:00+23:00|1").decode()],
+)
+@pytest.mark.parametrize("htmx", [False, True])
+def test_system_log_bad_cursor_is_a_400_that_says_so(admin_client, after, htmx):
+    """Issue 11 defect 4: an out-of-range date in a cursor was a 500."""
+    make_records(3)
+    headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}
+    response = admin_client.get(LOG, {"after": after, "outcome": "SUCCESS"}, **headers)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "link is out of date or was changed" in page
+    assert 'href="?outcome=SUCCESS">First page</a>' in page
+    assert 'class="log-row"' not in page
+    assert "No record matches" not in page
 
 
 def test_stream_changes_are_in_the_system_log(admin_client, transmitter, super_admin,
@@ -277,3 +296,10 @@ def test_stream_mapping_override_add_and_remove(admin_client, stream):
     assert override.outcome == "NO_CHANGE"
     admin_client.post(reverse("risk:mapping_override_delete", args=[override.pk]))
     assert not MappingOverride.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["since", "until"])
+def test_system_log_out_of_range_time_is_a_form_error(admin_client, name):
+    response = admin_client.get(LOG, {name: "0001-01-01T00:00:00+23:00"})
+    assert "Enter a time between the years 1 and 9999 (UTC)." in response.content.decode()
+    assert not response.context["records"]

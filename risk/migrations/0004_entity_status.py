@@ -12,7 +12,7 @@ def existing_entities_are_active_since_created(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("risk", "0003_policy_action_claimed_until")]
+    dependencies = [("risk", "0004_workflow_url_encrypted")]
 
     operations = [
         migrations.AddField(

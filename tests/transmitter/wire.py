@@ -61,7 +61,7 @@ def event_of(claims: dict) -> tuple[str, dict]:
     return uri, body
 
 
-def wait_for(condition, timeout: float = 5.0):
+def wait_for(condition, timeout: float = 10.0):
     deadline = time.monotonic() + timeout
     while not (result := condition()):
         assert time.monotonic() < deadline, "timed out"

@@ -53,6 +53,9 @@ worker: $(VENV)/.runtime ## A Celery worker (production settings: DJANGO_SECRET_
 beat: $(VENV)/.runtime ## Celery beat: the pending-SET sweeper and the rejected-SET pruner
 	$(BIN)/celery -A config beat --loglevel=INFO
 
+periodic: $(VENV)/.runtime ## Beside make run: the beat jobs (polling, upkeep, sweeps) run inline, eagerly
+	$(BIN)/python manage.py run_periodic_tasks
+
 bench: $(VENV)/.dev ## Ingest benchmark: our endpoint against a bare DRF view (PostgreSQL, Redis, gunicorn)
 	$(BIN)/python bench/ingest.py
 

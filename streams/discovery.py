@@ -6,6 +6,10 @@ Two ways in, as in Okta's "Receive shared signals":
   *inserted* between host and path, so `https://tr.example/.well-known/ssf-configuration/t1` belongs
   to the issuer `https://tr.example/t1`). A URL without a well-known segment is accepted when the
   document's issuer has the same origin; a trailing slash on either side is not a mismatch.
+  The document may also name itself as the issuer (authentik's issuer is its configuration
+  URL), or the admin may state the issuer to expect: for a transmitter whose fixed issuer is
+  on no host it serves (Duo's example: `https://most-secure.com/`), the admin vouches for it,
+  as with an Issuer + JWKS URL.
 - an Issuer (any string: Okta's example is a bare host) and a JWKS URL.
 Either way the JWKS is fetched and must hold at least one usable signing key (streams.keys).
 """
@@ -70,6 +74,17 @@ def issuer_for_well_known_url(url: str) -> str | None:
     return None
 
 
+def stated_issuer(well_known_url: str, issuer: str) -> str:
+    """The issuer an admin had to state for this Well-known URL ("" when the URL implies it)."""
+    if normalize_issuer(issuer) == normalize_issuer(well_known_url):
+        return ""
+    implied = issuer_for_well_known_url(well_known_url)
+    if implied is not None:
+        return "" if normalize_issuer(implied) == normalize_issuer(issuer) else issuer
+    ours, theirs = urlsplit(well_known_url), urlsplit(issuer)
+    return "" if (ours.scheme, ours.netloc) == (theirs.scheme, theirs.netloc) else issuer
+
+
 def _fetch_json(url: str, what: str) -> Any:
     try:
         return fetch.fetch_json(url)
@@ -89,25 +104,39 @@ def fetch_jwks(jwks_url: str) -> tuple[dict[str, Any], list[SigningKey]]:
         raise DiscoveryError(f"{exc} ({jwks_url}) {CHECK_AND_RETRY}") from exc
 
 
-def _check_issuer(metadata_issuer: str, well_known_url: str) -> None:
-    expected = issuer_for_well_known_url(well_known_url)
-    if expected is not None:
-        if normalize_issuer(metadata_issuer) != normalize_issuer(expected):
+STATE_THE_ISSUER = (
+    "If the transmitter's issuer is fixed and on no host it serves (Duo's example), give it as "
+    "the issuer to expect."
+)
+
+
+def _check_issuer(metadata_issuer: str, well_known_url: str, expected_issuer: str) -> None:
+    if expected_issuer:
+        if normalize_issuer(metadata_issuer) != normalize_issuer(expected_issuer):
             raise DiscoveryError(
-                f"Issuer mismatch: the metadata says issuer {metadata_issuer!r}, but "
-                f"{well_known_url} belongs to the issuer {expected!r}. {CHECK_AND_RETRY}"
+                f"Issuer mismatch: the metadata says issuer {metadata_issuer!r}, not the "
+                f"{expected_issuer!r} expected. {CHECK_AND_RETRY}"
             )
         return
-    ours, theirs = urlsplit(well_known_url), urlsplit(metadata_issuer)
-    if (ours.scheme, ours.netloc) != (theirs.scheme, theirs.netloc):
-        raise DiscoveryError(
-            f"Issuer mismatch: the metadata's issuer {metadata_issuer!r} is not on the host of "
-            f"{well_known_url}. {CHECK_AND_RETRY}"
-        )
+    if not stated_issuer(well_known_url, metadata_issuer):
+        return
+    implied = issuer_for_well_known_url(well_known_url)
+    where = (
+        f"{well_known_url} belongs to the issuer {implied!r}"
+        if implied is not None
+        else f"it is not on the host of {well_known_url}"
+    )
+    raise DiscoveryError(
+        f"Issuer mismatch: the metadata says issuer {metadata_issuer!r}, but {where}. "
+        f"{STATE_THE_ISSUER} {CHECK_AND_RETRY}"
+    )
 
 
-def discover_from_well_known_url(well_known_url: str) -> TransmitterConfig:
-    """Fetch and validate transmitter metadata and its JWKS from a Well-known URL."""
+def discover_from_well_known_url(
+    well_known_url: str, *, expected_issuer: str = ""
+) -> TransmitterConfig:
+    """Fetch and validate transmitter metadata and its JWKS from a Well-known URL; with
+    `expected_issuer`, the document's issuer must be that one instead of the URL's."""
     metadata = _fetch_json(well_known_url, "transmitter configuration metadata")
     if not isinstance(metadata, dict):
         raise DiscoveryError(
@@ -120,7 +149,7 @@ def discover_from_well_known_url(well_known_url: str) -> TransmitterConfig:
             raise DiscoveryError(
                 f"The transmitter configuration metadata has no '{name}'. {CHECK_AND_RETRY}"
             )
-    _check_issuer(metadata["issuer"], well_known_url)
+    _check_issuer(metadata["issuer"], well_known_url, expected_issuer.strip())
     jwks, keys = fetch_jwks(metadata["jwks_uri"])
     return TransmitterConfig(
         issuer=metadata["issuer"],

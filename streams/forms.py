@@ -5,7 +5,7 @@ import json
 from django import forms
 
 from common.text import has_unstorable_text
-from streams.models import ConfigMethod, DeliveryMethod, ManagementAuth
+from streams.models import ConfigMethod, DeliveryMethod, ManagementAuth, TokenAuthMethod
 from streams.ssf_client import Credentials
 from streams.stream_management import ManagementRequest
 from streams.vocabulary import DEFAULT_EVENTS_REQUESTED
@@ -14,6 +14,8 @@ METHOD_FIELDS = {
     ConfigMethod.WELL_KNOWN_URL: ("well_known_url",),
     ConfigMethod.ISSUER_AND_JWKS_URL: ("issuer", "jwks_url"),
 }
+# Optional fields that belong to one method (cleared when the other is chosen).
+METHOD_OPTIONAL_FIELDS = {ConfigMethod.WELL_KNOWN_URL: ("expected_issuer",)}
 
 
 class StreamForm(forms.Form):
@@ -29,6 +31,13 @@ class StreamForm(forms.Form):
         max_length=1000,
         required=False,
         help_text="e.g. https://transmitter.example.com/.well-known/ssf-configuration",
+    )
+    expected_issuer = forms.CharField(
+        label="Issuer, if not the Well-known URL's own",
+        max_length=700,
+        required=False,
+        help_text="Only for transmitters whose fixed issuer is on no host they serve (Duo's "
+        "example transmitter: https://most-secure.com/). The metadata must name exactly it.",
     )
     issuer = forms.CharField(
         label="Issuer URL",
@@ -50,18 +59,16 @@ class StreamForm(forms.Form):
             if not data.get(name, "").strip():
                 self.add_error(name, "This field is required for the chosen method.")
         # Only the chosen method's fields reach the service.
-        for other, names in METHOD_FIELDS.items():
+        for other in ConfigMethod:
             if other != method:
-                for name in names:
+                for name in (*METHOD_FIELDS[other], *METHOD_OPTIONAL_FIELDS.get(other, ())):
                     data[name] = ""
         return data
 
     def service_kwargs(self) -> dict:
         data = self.cleaned_data
-        return {
-            name: data[name]
-            for name in ("name", "well_known_url", "issuer", "jwks_url", "strict_claims")
-        }
+        names = ("name", "well_known_url", "expected_issuer", "issuer", "jwks_url", "strict_claims")
+        return {name: data[name] for name in names}
 
 
 EVENT_CHOICES = [(uri, uri.rsplit("/event-type/", 1)[-1]) for uri in DEFAULT_EVENTS_REQUESTED]
@@ -96,6 +103,13 @@ class ManagedStreamForm(StreamForm):
     client_id = forms.CharField(max_length=255, required=False)
     client_secret = forms.CharField(required=False, widget=forms.PasswordInput())
     scope = forms.CharField(max_length=255, initial="ssf.read ssf.manage", required=False)
+    token_auth_method = forms.ChoiceField(
+        label="Client authentication at the token endpoint",
+        choices=TokenAuthMethod.choices,
+        initial=TokenAuthMethod.CLIENT_SECRET_BASIC,
+        required=False,
+        widget=forms.RadioSelect,
+    )
 
     def clean(self):
         data = super().clean()
@@ -131,6 +145,8 @@ class ManagedStreamForm(StreamForm):
                     client_id=data.get("client_id", "").strip(),
                     client_secret=data.get("client_secret", ""),
                     scope=data.get("scope") or "ssf.read ssf.manage",
+                    token_auth_method=data.get("token_auth_method")
+                    or TokenAuthMethod.CLIENT_SECRET_BASIC,
                 ),
             )
         return kwargs

@@ -67,6 +67,10 @@ class Stream(models.Model):
     previous_push_authorization_hash = models.CharField(max_length=64, blank=True)
     previous_push_authorization_until = models.DateTimeField(null=True, blank=True)
     last_set_received_at = models.DateTimeField(null=True, blank=True)
+    # Set while the stream is being created at the transmitter: the row (issuer, keys, push
+    # secret) exists first because transmitters push their verification SET before answering
+    # the create call; the lists leave it out, and it is deleted if the create fails.
+    pending_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -141,6 +145,13 @@ class ManagementAuth(models.TextChoices):
     CLIENT_CREDENTIALS = "CLIENT_CREDENTIALS", "OAuth client credentials"
 
 
+class TokenAuthMethod(models.TextChoices):
+    """How the client authenticates at the token endpoint (RFC 6749 §2.3.1; OAuth's names)."""
+
+    CLIENT_SECRET_BASIC = "client_secret_basic", "HTTP Basic (client_secret_basic)"
+    CLIENT_SECRET_POST = "client_secret_post", "In the request body (client_secret_post)"
+
+
 class RemoteStatus(models.TextChoices):
     """Stream status at the transmitter (SSF 1.0 §8.1.2)."""
 
@@ -163,7 +174,8 @@ class StreamManagement(models.Model):
     stream = models.OneToOneField(
         Stream, primary_key=True, on_delete=models.CASCADE, related_name="management"
     )
-    remote_stream_id = models.CharField(max_length=255)
+    # "" for a single-stream transmitter of the 2021 drafts, whose configuration has no stream_id.
+    remote_stream_id = models.CharField(max_length=255, blank=True)
     delivery_method = models.CharField(max_length=64, choices=DeliveryMethod.choices)
     # For poll: the transmitter's poll endpoint; for push: our per-stream endpoint we gave it.
     delivery_endpoint = models.CharField(max_length=1000)
@@ -175,6 +187,12 @@ class StreamManagement(models.Model):
     client_id = models.CharField(max_length=255, blank=True)
     encrypted_client_secret = models.TextField(blank=True)
     scope = models.CharField(max_length=255, default="ssf.read ssf.manage")
+    token_auth_method = models.CharField(
+        max_length=32, choices=TokenAuthMethod.choices, default=TokenAuthMethod.CLIENT_SECRET_BASIC
+    )
+    # False once the transmitter refused our `description` (strict ones forbid unknown members):
+    # later updates leave it out too.
+    sends_description = models.BooleanField(default=True)
     remote_status = models.CharField(max_length=16, choices=RemoteStatus.choices, blank=True)
     remote_status_reason = models.CharField(max_length=500, blank=True)
     # Last management call or poll that reached the transmitter (inactivity_timeout, SSF §8.1.1).

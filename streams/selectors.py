@@ -11,8 +11,13 @@ from streams.models import Stream, StreamChange
 
 
 def stream_list() -> QuerySet[Stream]:
-    """All streams by name, as the console list and `list_streams` show them."""
-    return Stream.objects.select_related("management").order_by("name")
+    """All streams by name, as the console list, the API and `list_streams` show them; not
+    those still being created at the transmitter (pending for the seconds the call takes)."""
+    return (
+        Stream.objects.filter(pending_since__isnull=True)
+        .select_related("management")
+        .order_by("name")
+    )
 
 
 def stream_get(*, stream_id: str) -> Stream:

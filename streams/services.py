@@ -27,7 +27,10 @@ from streams.push_secret import PUSH_SECRET_FIELDS, push_secret_replace
 from streams.ssf_client import ManagementError
 from streams.stream_management import (
     ManagementRequest,
+    RemoteStream,
+    client_for,
     management_row,
+    remote_create_plan,
     remote_stream_create,
     stream_remote_delete,
 )
@@ -49,10 +52,13 @@ def _clean_name(name: str, *, exclude_id: str | None) -> str:
     return name
 
 
-def _discover(*, well_known_url: str, issuer: str, jwks_url: str) -> tuple[str, TransmitterConfig]:
+def _discover(
+    *, well_known_url: str, issuer: str, jwks_url: str, expected_issuer: str = ""
+) -> tuple[str, TransmitterConfig]:
     well_known_url, issuer, jwks_url = (v.strip() for v in (well_known_url, issuer, jwks_url))
     if well_known_url and not (issuer or jwks_url):
-        return ConfigMethod.WELL_KNOWN_URL, discover_from_well_known_url(well_known_url)
+        found = discover_from_well_known_url(well_known_url, expected_issuer=expected_issuer)
+        return ConfigMethod.WELL_KNOWN_URL, found
     if issuer and jwks_url and not well_known_url:
         return ConfigMethod.ISSUER_AND_JWKS_URL, discover_from_issuer_and_jwks_url(issuer, jwks_url)
     errors = {}
@@ -128,12 +134,26 @@ def _save_unique(stream: Stream, **kwargs: Any) -> None:
         ) from exc
 
 
+# A create at the transmitter takes a few bounded calls (token, up to MAX_NEGOTIATION_ROUNDS
+# creates, a read back), each under streams.fetch's deadline: far less than this.
+PENDING_STREAM_MAX_AGE = timedelta(minutes=5)
+
+
+def streams_pending_discard() -> int:
+    """Delete streams left pending by a create at the transmitter that never finished (the
+    process died mid-call): after PENDING_STREAM_MAX_AGE they block their name and issuer for
+    nothing. A rerun finds nothing more."""
+    stale = Stream.objects.filter(pending_since__lt=timezone.now() - PENDING_STREAM_MAX_AGE)
+    return stale.delete()[1].get(Stream._meta.label, 0)
+
+
 def stream_create(
     *,
     name: str,
     well_known_url: str = "",
     issuer: str = "",
     jwks_url: str = "",
+    expected_issuer: str = "",
     provider_type: str = "ssf",
     strict_claims: bool = False,
     management: ManagementRequest | None = None,
@@ -142,40 +162,39 @@ def stream_create(
 ) -> Stream:
     """Validate the transmitter (metadata, issuer, JWKS) and save the stream Active.
 
-    With `management`, the stream is first created at the transmitter (SSF §8.1.1.1; on 409
+    With `management`, the stream is also created at the transmitter (SSF §8.1.1.1; on 409
     the existing one is adopted). Raises ValidationError for bad input and DiscoveryError when
-    the transmitter does not check out; either way nothing is saved here.
+    the transmitter does not check out; either way nothing is kept here.
     """
+    if management is not None:
+        streams_pending_discard()
     name = _clean_name(name, exclude_id=None)
-    method, config = _discover(well_known_url=well_known_url, issuer=issuer, jwks_url=jwks_url)
+    method, config = _discover(
+        well_known_url=well_known_url,
+        issuer=issuer,
+        jwks_url=jwks_url,
+        expected_issuer=expected_issuer,
+    )
     _check_issuer_free(config.issuer, exclude_id=None)
     stream = Stream(name=name, provider_type=provider_type or "ssf", strict_claims=strict_claims)
     _apply_config(stream, method, config, well_known_url)
-    remote, push_secret = None, None
+    row = None
     if management is not None:
-        if not (config.metadata or {}).get("configuration_endpoint"):
-            raise DiscoveryError(
-                "The transmitter offers no stream management (its metadata has no "
-                "configuration_endpoint). Add the stream without creating it at the transmitter."
-            )
+        remote = _stream_create_remote(stream, management)
         try:
-            remote, push_secret = remote_stream_create(
-                stream_id=stream.pk, issuer=config.issuer, metadata=config.metadata or {},
-                request=management, description=name,
-            )  # fmt: skip
+            row = management_row(stream=stream, request=management, remote=remote)
         except ManagementError as exc:
-            raise DiscoveryError(f"Creating the stream at the transmitter failed: {exc}") from exc
-        if push_secret is not None:
-            stream.push_authorization_hash = push_secret_hash(push_secret)
+            _pending_discard(stream)
+            raise DiscoveryError(f"The transmitter's stream is not usable: {exc}") from exc
     with transaction.atomic():
-        _save_unique(stream, force_insert=True)
-        if remote is not None and management is not None:
-            try:
-                management_row(stream=stream, request=management, config=remote).save()
-            except ManagementError as exc:
-                raise DiscoveryError(f"The transmitter's stream is not usable: {exc}") from exc
-        if remote is not None and (config.metadata or {}).get("verification_endpoint"):
-            enqueue_on_commit("streams.tasks.request_stream_verification", stream.pk)
+        if row is None:
+            _save_unique(stream, force_insert=True)
+        else:
+            stream.pending_since = None
+            stream.save(update_fields=["pending_since", "updated_at"])
+            row.save()
+            if (config.metadata or {}).get("verification_endpoint"):
+                enqueue_on_commit("streams.tasks.request_stream_verification", stream.pk)
         stream_change_record(
             stream=stream,
             action=StreamAction.CREATE,
@@ -187,6 +206,44 @@ def stream_create(
     return stream
 
 
+def _pending_discard(stream: Stream) -> None:
+    Stream.objects.filter(pk=stream.pk, pending_since__isnull=False).delete()
+
+
+def _stream_create_remote(stream: Stream, management: ManagementRequest) -> RemoteStream:
+    """Create the stream at the transmitter, the stream saved pending first: transmitters push
+    their verification SET during the call (solarssk before answering, and it undoes the
+    stream unless that push gets 202; authentik queues it), so our side must already know the
+    issuer, the keys and the push secret. A failed create removes the pending stream."""
+    metadata = stream.metadata or {}
+    if not metadata.get("configuration_endpoint"):
+        raise DiscoveryError(
+            "The transmitter offers no stream management (its metadata has no "
+            "configuration_endpoint). Add the stream without creating it at the transmitter."
+        )
+    try:
+        plan = remote_create_plan(
+            stream_id=stream.pk, metadata=metadata, request=management, description=stream.name
+        )
+    except ManagementError as exc:
+        raise DiscoveryError(f"The stream cannot be created at the transmitter: {exc}") from exc
+    if plan.push_secret is not None:
+        stream.push_authorization_hash = push_secret_hash(plan.push_secret)
+    stream.pending_since = timezone.now()
+    _save_unique(stream, force_insert=True)  # committed: the transmitter's pushes must find it
+    done = False
+    try:
+        client = client_for(stream, management.credentials)
+        remote = remote_stream_create(client=client, plan=plan)
+        done = True
+    except ManagementError as exc:
+        raise DiscoveryError(f"Creating the stream at the transmitter failed: {exc}") from exc
+    finally:
+        if not done:
+            _pending_discard(stream)
+    return remote
+
+
 def stream_update(
     *,
     stream: Stream,
@@ -194,6 +251,7 @@ def stream_update(
     well_known_url: str = "",
     issuer: str = "",
     jwks_url: str = "",
+    expected_issuer: str = "",
     provider_type: str | None = None,
     strict_claims: bool | None = None,
     actor: Actor = None,
@@ -201,7 +259,12 @@ def stream_update(
 ) -> Stream:
     """Revalidate the transmitter exactly as `stream_create` does and save the changes."""
     name = _clean_name(name, exclude_id=stream.pk)
-    method, config = _discover(well_known_url=well_known_url, issuer=issuer, jwks_url=jwks_url)
+    method, config = _discover(
+        well_known_url=well_known_url,
+        issuer=issuer,
+        jwks_url=jwks_url,
+        expected_issuer=expected_issuer,
+    )
     _check_issuer_free(config.issuer, exclude_id=stream.pk)
     _check_credential_stays(stream, config)
     before = stream_snapshot(stream)

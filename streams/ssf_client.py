@@ -2,9 +2,14 @@
 
 Every call goes through streams.fetch (the safe outbound rules) with the management credential
 as a bearer token: a static token, or one from OAuth client credentials (RFC 6749 §4.4, scopes
-`ssf.read ssf.manage`), kept until shortly before it expires. Every stream configuration that
-comes back is checked: its `iss` must be the stream's issuer and its `aud` must name us
-(SSF §8.1.1).
+`ssf.read ssf.manage`, the client authenticated by HTTP Basic or in the form body), kept until
+shortly before it expires. Every stream configuration that comes back is checked: its `iss`
+must be the stream's issuer and its `aud` must name us (SSF §8.1.1).
+
+A refusal carries the transmitter's own answer (status and a bounded excerpt of its body, with
+the secrets we sent masked), because "answered HTTP 422" alone does not tell an admin what to
+change. A stream id of "" means a single-stream transmitter of the 2021 drafts (Duo's example),
+whose configurations have no `stream_id`: its calls then carry none.
 """
 
 import base64
@@ -19,17 +24,32 @@ from django.conf import settings
 
 from streams import fetch
 from streams.discovery import normalize_issuer
-from streams.models import ManagementAuth
+from streams.models import ManagementAuth, TokenAuthMethod
 
 TOKEN_EXPIRY_MARGIN_SECONDS = 30
+ANSWER_EXCERPT_CHARS = 300
+# What FastAPI (pydantic) adds to each validation error: our own request echoed back ("input",
+# "ctx") and a documentation link ("url"). Dropped from excerpts: noise, and it may echo secrets.
+_ECHO_MEMBERS = frozenset({"input", "ctx", "url"})
 
 
 class ManagementError(Exception):
-    """A management call failed; `status` is the HTTP status when there was an answer."""
+    """A management call failed; `status` is the HTTP status when there was an answer, `answer`
+    a bounded excerpt of what the transmitter said (for people; never markup) and `refusal` its
+    whole answer less pydantic's echo (for code that reads which members it names)."""
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: int | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: int | None = None,
+        answer: str = "",
+        refusal: str = "",
+    ):
         super().__init__(message)
         self.status, self.retry_after = status, retry_after
+        self.answer, self.refusal = answer, refusal
 
     @property
     def transient(self) -> bool:
@@ -46,6 +66,57 @@ class Credentials:
     client_id: str = ""
     client_secret: str = ""
     scope: str = "ssf.read ssf.manage"
+    token_auth_method: str = TokenAuthMethod.CLIENT_SECRET_BASIC
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(value for value in (self.token, self.client_secret) if value)
+
+
+def _without_echo(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_echo(v) for k, v in value.items() if k not in _ECHO_MEMBERS}
+    if isinstance(value, list):
+        return [_without_echo(item) for item in value]
+    return value
+
+
+def answer_text(body: bytes) -> str:
+    """A transmitter's answer as text: JSON compacted, less pydantic's echo of our request."""
+    try:
+        return json.dumps(_without_echo(json.loads(body)), ensure_ascii=False,
+                          separators=(",", ":"))  # fmt: skip
+    except (ValueError, RecursionError):
+        return body.decode("utf-8", errors="replace")
+
+
+def answer_excerpt(body: bytes, *, secrets: tuple[str, ...] = ()) -> str:
+    """What a transmitter answered, for a message: one line of at most ANSWER_EXCERPT_CHARS,
+    secrets we sent masked, control characters dropped. Plain text: the page escapes it."""
+    text = answer_text(body)
+    for secret in secrets:
+        text = text.replace(secret, "[redacted]")
+    text = "".join(c if c.isprintable() else " " for c in text)
+    text = " ".join(text.split())
+    if len(text) > ANSWER_EXCERPT_CHARS:
+        text = text[: ANSWER_EXCERPT_CHARS - 1] + "…"
+    return text
+
+
+def _secrets_sent(credentials: Credentials, body: Any) -> tuple[str, ...]:
+    """The secrets in a request: the credential's and a push `authorization_header`, with and
+    without its scheme (some transmitters keep only the token: solarssk)."""
+    found = list(credentials.secrets)
+    delivery = body.get("delivery") if isinstance(body, dict) else None
+    header = delivery.get("authorization_header") if isinstance(delivery, dict) else None
+    if isinstance(header, str) and header:
+        found += [header, header.partition(" ")[2]]
+    return tuple(sorted({s for s in found if s}, key=len, reverse=True))
+
+
+def _refusal(what: str, response: fetch.FetchedResponse, secrets: tuple[str, ...]) -> str:
+    excerpt = answer_excerpt(response.body, secrets=secrets)
+    return f"{what} answered HTTP {response.status}" + (f": {excerpt}" if excerpt else ".")
 
 
 _tokens: dict[tuple[str, str], tuple[str, float]] = {}
@@ -58,23 +129,27 @@ def _client_credentials_token(credentials: Credentials, *, renew: bool) -> str:
         cached = _tokens.get(key)
     if cached and not renew and cached[1] > time.monotonic():
         return cached[0]
-    # RFC 6749 §2.3.1: form-encode the id and secret, then HTTP Basic.
-    pair = f"{quote(credentials.client_id, safe='')}:{quote(credentials.client_secret, safe='')}"
-    basic = base64.b64encode(pair.encode()).decode()
+    form = {"grant_type": "client_credentials", "scope": credentials.scope}
+    headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
+    if credentials.token_auth_method == TokenAuthMethod.CLIENT_SECRET_POST:
+        # RFC 6749 §2.3.1: the id and secret as form parameters (the OpenID conformance suite's CI).
+        form |= {"client_id": credentials.client_id, "client_secret": credentials.client_secret}
+    else:
+        # RFC 6749 §2.3.1: form-encode the id and secret, then HTTP Basic.
+        client_id, secret = (quote(v, safe="") for v in (credentials.client_id,
+                                                          credentials.client_secret))  # fmt: skip
+        pair = f"{client_id}:{secret}"
+        headers["Authorization"] = f"Basic {base64.b64encode(pair.encode()).decode()}"
     response = fetch.safe_request(
-        "POST",
-        credentials.token_url,
-        data=urlencode({"grant_type": "client_credentials", "scope": credentials.scope}).encode(),
-        headers={
-            "Authorization": f"Basic {basic}",
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Accept": "application/json",
-        },
+        "POST", credentials.token_url, data=urlencode(form).encode(), headers=headers
     )
     if response.status != 200:
+        excerpt = answer_excerpt(response.body, secrets=credentials.secrets)
         raise ManagementError(
-            f"The token endpoint refused the client credentials (HTTP {response.status}).",
+            f"The token endpoint refused the client credentials ({credentials.token_auth_method})"
+            f": HTTP {response.status}" + (f": {excerpt}" if excerpt else "."),
             status=response.status,
+            answer=excerpt,
         )
     body = response.json()
     token = body.get("access_token") if isinstance(body, dict) else None
@@ -98,6 +173,15 @@ MAX_RETRY_AFTER_SECONDS = 86400
 def _retry_after(response: fetch.FetchedResponse) -> int | None:
     value = response.headers.get("Retry-After", "")
     return min(int(value), MAX_RETRY_AFTER_SECONDS) if value.isdigit() else None
+
+
+def with_stream_id(stream_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A request body naming the stream, unless the transmitter has a single unnamed one."""
+    return {"stream_id": stream_id, **body} if stream_id else body
+
+
+def _id_params(stream_id: str) -> dict[str, str] | None:
+    return {"stream_id": stream_id} if stream_id else None
 
 
 class TransmitterClient:
@@ -139,27 +223,36 @@ class TransmitterClient:
             if response.status == 401 and renewable and attempt == 1:
                 continue  # the cached token may have been revoked or expired early
             break
+        secrets = _secrets_sent(self.credentials, body)
         if response.status not in expect:
             raise ManagementError(
-                f"{method} {url} answered HTTP {response.status}.",
+                _refusal(f"{method} {url}", response, secrets),
                 status=response.status,
                 retry_after=_retry_after(response),
+                answer=answer_excerpt(response.body, secrets=secrets),
+                refusal=answer_text(response.body),
             )
         if not response.body.strip():
             return response.status, None
         try:
             return response.status, json.loads(response.body)
         except (ValueError, RecursionError) as exc:
-            raise ManagementError(f"{method} {url} did not answer with JSON.") from exc
-
-    def checked_config(self, config: Any) -> dict[str, Any]:
-        """SSF §8.1.1: the stream's `iss` must be the issuer; `aud` must name this receiver."""
-        if not isinstance(config, dict) or not config.get("stream_id"):
-            raise ManagementError("The transmitter answered without a stream configuration.")
-        if normalize_issuer(str(config.get("iss", ""))) != normalize_issuer(self.issuer):
+            excerpt = answer_excerpt(response.body, secrets=secrets)
             raise ManagementError(
-                f"The stream's iss {config.get('iss')!r} is not the transmitter's issuer."
-            )
+                f"{method} {url} did not answer with JSON: {excerpt}", answer=excerpt
+            ) from exc
+
+    def checked_config(self, config: Any, *, needs_id: bool = True) -> dict[str, Any]:
+        """SSF §8.1.1: the stream's `iss` must be the issuer; `aud` must name this receiver.
+
+        A configuration without `iss` (solarssk leaves it out) passes: its SETs are held to the
+        issuer anyway. `needs_id` is false where a 2021-draft transmitter may omit `stream_id`.
+        """
+        if not isinstance(config, dict) or (needs_id and not config.get("stream_id")):
+            raise ManagementError("The transmitter answered without a stream configuration.")
+        iss = config.get("iss")
+        if iss is not None and normalize_issuer(str(iss)) != normalize_issuer(self.issuer):
+            raise ManagementError(f"The stream's iss {iss!r} is not the transmitter's issuer.")
         aud = config.get("aud")
         audiences = aud if isinstance(aud, list) else [aud]
         ours = normalize_issuer(settings.RECEIVER_AUDIENCE)
@@ -168,19 +261,27 @@ class TransmitterClient:
         return config
 
     def create_stream(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST the configuration; the answer may lack `stream_id` (2021 drafts: read it back)."""
         _status, config = self.call(
             "POST", self.endpoint("configuration_endpoint"), body=body, expect=(200, 201)
         )
-        return self.checked_config(config)
+        return self.checked_config(config, needs_id=False)
 
     def read_streams(self) -> list[dict[str, Any]]:
+        """GET without stream_id: SSF answers an array; a single-stream transmitter its one
+        configuration, perhaps with no `stream_id`."""
         _status, found = self.call("GET", self.endpoint("configuration_endpoint"))
         found = found if isinstance(found, list) else [found] if found else []
-        return [self.checked_config(config) for config in found]
+        return [self.checked_config(config, needs_id=False) for config in found]
 
     def read_stream(self, stream_id: str) -> dict[str, Any]:
+        if not stream_id:
+            found = self.read_streams()
+            if not found:
+                raise ManagementError("The transmitter has no stream for this receiver.")
+            return found[0]
         _status, config = self.call(
-            "GET", self.endpoint("configuration_endpoint"), params={"stream_id": stream_id}
+            "GET", self.endpoint("configuration_endpoint"), params=_id_params(stream_id)
         )
         return self.checked_config(config)
 
@@ -189,24 +290,25 @@ class TransmitterClient:
         status, config = self.call(
             method, self.endpoint("configuration_endpoint"), body=body, expect=(200, 202)
         )
-        return None if status == 202 else self.checked_config(config)
+        return None if status == 202 else self.checked_config(config, needs_id=False)
 
     def delete_stream(self, stream_id: str) -> None:
         self.call(
             "DELETE",
             self.endpoint("configuration_endpoint"),
-            params={"stream_id": stream_id},
+            params=_id_params(stream_id),
             expect=(200, 204, 404),
         )
 
     def get_status(self, stream_id: str) -> dict[str, Any]:
         _status, body = self.call(
-            "GET", self.endpoint("status_endpoint"), params={"stream_id": stream_id}
+            "GET", self.endpoint("status_endpoint"), params=_id_params(stream_id)
         )
         return body if isinstance(body, dict) else {}
 
     def set_status(self, stream_id: str, status: str, reason: str = "") -> dict[str, Any] | None:
-        body = {"stream_id": stream_id, "status": status, **({"reason": reason} if reason else {})}
+        change = {"status": status} | ({"reason": reason} if reason else {})
+        body = with_stream_id(stream_id, change)
         code, answer = self.call(
             "POST", self.endpoint("status_endpoint"), body=body, expect=(200, 202)
         )
@@ -216,7 +318,7 @@ class TransmitterClient:
         self.call(
             "POST",
             self.endpoint("add_subject_endpoint"),
-            body={"stream_id": stream_id, "subject": subject, "verified": True},
+            body=with_stream_id(stream_id, {"subject": subject, "verified": True}),
             expect=(200, 204),
         )
 
@@ -224,7 +326,7 @@ class TransmitterClient:
         self.call(
             "POST",
             self.endpoint("remove_subject_endpoint"),
-            body={"stream_id": stream_id, "subject": subject},
+            body=with_stream_id(stream_id, {"subject": subject}),
             expect=(200, 204),
         )
 
@@ -232,7 +334,7 @@ class TransmitterClient:
         self.call(
             "POST",
             self.endpoint("verification_endpoint"),
-            body={"stream_id": stream_id, "state": state},
+            body=with_stream_id(stream_id, {"state": state}),
             expect=(200, 202, 204),
         )
 

@@ -6,7 +6,9 @@ saved. A failed call is recorded on the stream (`last_error`, flagged on the lis
 as ManagementError for the caller to show.
 """
 
+import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -30,12 +32,17 @@ from streams.models import (
     StreamSubject,
 )
 from streams.push_secret import PUSH_SECRET_FIELDS, push_secret_replace
-from streams.ssf_client import Credentials, ManagementError, TransmitterClient
+from streams.ssf_client import Credentials, ManagementError, TransmitterClient, with_stream_id
 
 LEGACY_DELIVERY_METHODS = {
     "https://schemas.openid.net/secevent/risc/delivery-method/push": DeliveryMethod.PUSH,
     "https://schemas.openid.net/secevent/risc/delivery-method/poll": DeliveryMethod.POLL,
 }
+LEGACY_URI_OF: dict[str, str] = {method: uri for uri, method in LEGACY_DELIVERY_METHODS.items()}
+# A strict transmitter's refusal is read for what it names, at most this many times per change.
+MAX_NEGOTIATION_ROUNDS = 3
+# Receiver-supplied members we leave out when a refusal names them (SSF: optional).
+OPTIONAL_MEMBERS = ("description",)
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,25 @@ class ManagementRequest:
     delivery_method: str
     events_requested: list[str]
     credentials: Credentials
+
+
+@dataclass(frozen=True)
+class CreatePlan:
+    """The create request, decided before the call: its body and, for push, the Authorization
+    value in it (the stream must accept that value before the call is made)."""
+
+    body: dict[str, Any]
+    push_secret: str | None
+
+
+@dataclass(frozen=True)
+class RemoteStream:
+    """The stream as created (or adopted) at the transmitter, and what was asked for in the end."""
+
+    config: dict[str, Any]
+    push_secret: str | None
+    events_requested: list[str]
+    sends_description: bool
 
 
 def push_endpoint_for(stream_id: str) -> str:
@@ -68,6 +94,7 @@ def _decrypted(management: StreamManagement) -> Credentials:
             client_id=management.client_id,
             client_secret=decrypt(management.encrypted_client_secret),
             scope=management.scope,
+            token_auth_method=management.token_auth_method,
         )
     return Credentials(
         auth_method=management.auth_method, token=decrypt(management.encrypted_token)
@@ -83,13 +110,33 @@ def client_for(stream: Stream, credentials: Credentials | None = None) -> Transm
     )
 
 
-def _delivery(method: str, stream_id: str) -> tuple[dict[str, Any], str | None]:
+def delivery_method_uri(metadata: dict[str, Any], method: str) -> str:
+    """The URI to ask for `method` by: one the transmitter lists in delivery_methods_supported,
+    SSF's (`urn:ietf:rfc:893x`) before the legacy RISC one; SSF's when it lists none (the
+    member is only RECOMMENDED). ManagementError names what it offers when neither is there."""
+    offered = metadata.get("delivery_methods_supported")
+    if not isinstance(offered, list) or not offered:
+        return method
+    for uri in (method, LEGACY_URI_OF[method]):
+        if uri in offered:
+            return uri
+    label = DeliveryMethod(method).label
+    listed = ", ".join(str(uri) for uri in offered)
+    raise ManagementError(
+        f"The transmitter does not offer {label} delivery; it offers only: {listed}."
+    )
+
+
+def _delivery(
+    method: str, stream_id: str, metadata: dict[str, Any]
+) -> tuple[dict[str, Any], str | None]:
     """The receiver-supplied `delivery` member and, for push, the new Authorization value."""
+    uri = delivery_method_uri(metadata, method)
     if method == DeliveryMethod.POLL:
-        return {"method": DeliveryMethod.POLL}, None
+        return {"method": uri}, None
     secret = "Bearer " + secrets.token_urlsafe(32)
     body = {
-        "method": DeliveryMethod.PUSH,
+        "method": uri,
         "endpoint_url": push_endpoint_for(stream_id),
         "authorization_header": secret,
     }
@@ -119,48 +166,135 @@ def _delivery_of(config: dict[str, Any]) -> tuple[str, str]:
     return method, endpoint
 
 
-def remote_stream_create(
-    *, stream_id: str, issuer: str, metadata: dict, request: ManagementRequest, description: str
-) -> tuple[dict[str, Any], str | None]:
-    """Create the stream at the transmitter (on 409, adopt the existing one by PATCH).
+def supported_events(requested: list[str], config: dict[str, Any]) -> list[str]:
+    """The requested events a stream's `events_supported` lists (all of them when it lists none);
+    ManagementError when it lists none of them, since strict transmitters refuse the others."""
+    supported = config.get("events_supported")
+    if not isinstance(supported, list) or not supported:
+        return requested
+    kept = [uri for uri in requested if uri in supported]
+    if not kept:
+        raise ManagementError(
+            "The transmitter supports none of the events requested; it supports: "
+            + ", ".join(str(uri) for uri in supported)
+        )
+    return kept
 
-    Returns the transmitter's stream configuration and, for push, the Authorization value we
-    asked it to send (the caller stores only its hash).
-    """
-    client = TransmitterClient(metadata=metadata, issuer=issuer, credentials=request.credentials)
-    delivery, push_secret = _delivery(request.delivery_method, stream_id)
+
+def _names(text: str, name: str) -> bool:
+    """Whether a refusal names `name` (as a word, a JSON key or a quoted path element)."""
+    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", text) is not None
+
+
+def _adjusted(
+    body: dict[str, Any], exc: ManagementError, asked_for: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The body changed as a 400/422 refusal asks, or None when it names nothing we can change:
+    optional members it names are left out, members of `asked_for` it names are added, and the
+    requested events it names are dropped when some it does not name remain."""
+    if exc.status not in (400, 422) or not exc.refusal:
+        return None
+    text, changed = exc.refusal, dict(body)
+    for name in OPTIONAL_MEMBERS:
+        if name in changed and _names(text, name):
+            del changed[name]
+    for name, value in asked_for.items():
+        if name not in changed and _names(text, name):
+            changed[name] = value
+    events = changed.get("events_requested") or []
+    refused = [uri for uri in events if uri in text]
+    if refused and len(refused) < len(events):
+        changed["events_requested"] = [uri for uri in events if uri not in refused]
+    return changed if changed != body else None
+
+
+def _negotiated(
+    send: Callable[[dict[str, Any]], Any], body: dict[str, Any], asked_for: dict[str, Any]
+) -> tuple[Any, dict[str, Any]]:
+    """Send `body`; while a strict transmitter's refusal names what to change, change it and
+    send again (MAX_NEGOTIATION_ROUNDS at most). Returns the answer and the body it took."""
+    for _round in range(MAX_NEGOTIATION_ROUNDS):
+        try:
+            return send(body), body
+        except ManagementError as exc:
+            changed = _adjusted(body, exc, asked_for)
+            if changed is None:
+                raise
+            body = changed
+    return send(body), body
+
+
+def _create_members() -> dict[str, Any]:
+    """Members SSF has the transmitter supply that strict ones require at creation, as we send
+    them when asked (protocol.md §12: solarssk and authentik want `aud`, authentik `format`)."""
+    return {"aud": [settings.RECEIVER_AUDIENCE], "format": "email"}
+
+
+def remote_create_plan(
+    *, stream_id: str, metadata: dict[str, Any], request: ManagementRequest, description: str
+) -> CreatePlan:
+    """The create request for a stream; ManagementError when the transmitter offers no
+    delivery method in common with the one asked for."""
+    delivery, push_secret = _delivery(request.delivery_method, stream_id, metadata)
     body = {
         "delivery": delivery,
-        "events_requested": request.events_requested,
+        "events_requested": list(request.events_requested),
         "description": description,
     }
+    return CreatePlan(body=body, push_secret=push_secret)
+
+
+def _read_back(client: TransmitterClient, created: dict[str, Any]) -> dict[str, Any]:
+    """A create answered without `stream_id` (2021 drafts): read the stream back with GET. A
+    single-stream transmitter may name none there either; its configuration is then used as is."""
+    ours = (created.get("delivery") or {}).get("endpoint_url")
+    found = client.read_streams()
+    mine = [c for c in found if ours and (c.get("delivery") or {}).get("endpoint_url") == ours]
+    return (mine or found or [created])[0]
+
+
+def remote_stream_create(*, client: TransmitterClient, plan: CreatePlan) -> RemoteStream:
+    """Create the stream at the transmitter (on 409, adopt the existing one by PATCH), asking
+    only for what it accepts (`_negotiated`)."""
+    body = plan.body
     try:
-        config = client.create_stream(body)
+        config, body = _negotiated(client.create_stream, body, _create_members())
     except ManagementError as exc:
         if exc.status != 409:
             raise
-        existing = client.read_streams()
+        existing = [c for c in client.read_streams() if c.get("stream_id")]
         if not existing:
             raise
         remote_id = existing[0]["stream_id"]
-        patched = client.change_stream("PATCH", {"stream_id": remote_id, **body})
+        body = {**body, "events_requested": supported_events(body["events_requested"],
+                                                             existing[0])}  # fmt: skip
+        patched, body = _negotiated(
+            lambda b: client.change_stream("PATCH", with_stream_id(remote_id, b)), body, {}
+        )
         config = patched or client.read_stream(remote_id)
-    return config, push_secret
+    if not config.get("stream_id"):
+        config = _read_back(client, config)
+    return RemoteStream(
+        config=config,
+        push_secret=plan.push_secret,
+        events_requested=body["events_requested"],
+        sends_description="description" in body,
+    )
 
 
 def management_row(
-    *, stream: Stream, request: ManagementRequest, config: dict[str, Any]
+    *, stream: Stream, request: ManagementRequest, remote: RemoteStream
 ) -> StreamManagement:
     """The unsaved management record of a stream just created (or adopted) at the transmitter."""
-    method, endpoint = _delivery_of(config)
+    method, endpoint = _delivery_of(remote.config)
     credentials = request.credentials
     return StreamManagement(
         stream=stream,
-        remote_stream_id=config["stream_id"],
+        remote_stream_id=str(remote.config.get("stream_id") or ""),
         delivery_method=method,
         delivery_endpoint=endpoint,
-        events_requested=request.events_requested,
-        remote_config=_without_secret(config),
+        events_requested=remote.events_requested,
+        remote_config=_without_secret(remote.config),
         auth_method=credentials.auth_method,
         encrypted_token=encrypt(credentials.token) if credentials.token else "",
         token_url=credentials.token_url,
@@ -169,6 +303,8 @@ def management_row(
         if credentials.client_secret
         else "",
         scope=credentials.scope,
+        token_auth_method=credentials.token_auth_method,
+        sends_description=remote.sends_description,
         last_contact_at=timezone.now(),
     )
 
@@ -212,13 +348,15 @@ def stream_remote_refresh(*, stream: Stream) -> dict[str, Any]:
 def stream_remote_update(
     *, stream: Stream, events_requested: list[str], actor: Actor = None
 ) -> None:
-    """PATCH the events we request (and our description); a 202 means later: re-read then."""
-    body = {
-        "stream_id": stream.management.remote_stream_id,
-        "description": stream.name,
-        "events_requested": events_requested,
-    }
-    management, config = _call(stream, "change_stream", "PATCH", body)
+    """PATCH the events we request (and our description); a 202 means later: re-read then.
+
+    Events the stream's `events_supported` does not list are not requested (strict transmitters
+    refuse them); a refusal naming our description drops it, for good (`_change_remote`).
+    """
+    management = stream.management
+    events_requested = supported_events(events_requested, management.remote_config)
+    body = _receiver_props(management, stream, events_requested=events_requested)
+    config = _change_remote(stream, "PATCH", body)
     before = {"events_requested": management.events_requested}
     with transaction.atomic():
         if config is None:
@@ -235,6 +373,33 @@ def stream_remote_update(
             before=before,
             after={"events_requested": events_requested},
         )
+
+
+def _receiver_props(
+    management: StreamManagement, stream: Stream, *, events_requested: list[str]
+) -> dict[str, Any]:
+    props: dict[str, Any] = {"events_requested": events_requested}
+    if management.sends_description:
+        props["description"] = stream.name
+    return props
+
+
+def _change_remote(stream: Stream, method: str, body: dict[str, Any]) -> dict[str, Any] | None:
+    """PATCH or PUT `body` (negotiated as at creation, adding nothing); a transmitter that
+    refused our description is not sent it again. Failures are recorded on the stream."""
+    management = stream.management
+    sid = management.remote_stream_id
+    try:
+        client = client_for(stream)
+        config, sent = _negotiated(
+            lambda b: client.change_stream(method, with_stream_id(sid, b)), body, {}
+        )
+    except ManagementError as exc:
+        raise _failed(management, exc) from exc
+    if "description" in body and "description" not in sent:
+        StreamManagement.objects.filter(pk=management.pk).update(sends_description=False)
+        management.sends_description = False
+    return dict(config) if config is not None else None
 
 
 def _push_secret_install(stream: Stream, secret: str) -> dict[str, Any]:
@@ -258,16 +423,12 @@ def stream_remote_replace(*, stream: Stream, actor: Actor = None) -> None:
     applied) puts the old value back; without an answer, or on a 5xx, both stay accepted.
     """
     management = stream.management
-    delivery, secret = _delivery(management.delivery_method, stream.pk)
-    body = {
-        "stream_id": management.remote_stream_id,
-        "delivery": delivery,
-        "description": stream.name,
-        "events_requested": management.events_requested,
-    }
+    delivery, secret = _delivery(management.delivery_method, stream.pk, stream.metadata or {})
+    body = _receiver_props(management, stream, events_requested=management.events_requested)
+    body["delivery"] = delivery
     before = _push_secret_install(stream, secret) if secret is not None else None
     try:
-        management, config = _call(stream, "change_stream", "PUT", body)
+        config = _change_remote(stream, "PUT", body)
     except ManagementError as exc:
         if before is not None and exc.status is not None and not exc.transient:
             Stream.objects.filter(pk=stream.pk).update(**before, updated_at=timezone.now())
@@ -283,7 +444,9 @@ def stream_remote_change(
     *, stream: Stream, events_requested: list[str], replace: bool, actor: Actor = None
 ) -> None:
     """What Edit does at the transmitter: update the events requested (PATCH), or replace the
-    whole configuration with them (PUT)."""
+    whole configuration with them (PUT). Only events the stream's `events_supported` lists are
+    requested."""
+    events_requested = supported_events(events_requested, stream.management.remote_config)
     if replace:
         StreamManagement.objects.filter(pk=stream.pk).update(events_requested=events_requested)
         stream.management.events_requested = events_requested

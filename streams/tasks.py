@@ -5,7 +5,7 @@ from django.conf import settings
 
 from common.tasks import enqueue_on_commit
 from streams.models import Stream
-from streams.services import streams_jwks_refresh
+from streams.services import streams_jwks_refresh, streams_pending_discard
 from streams.ssf_client import ManagementError
 from streams.stream_management import (
     managed_streams_maintain,
@@ -52,8 +52,9 @@ def check_deferred_change(stream_id: str, expected_status: str = "", attempt: in
 
 @shared_task(name="streams.maintain_managed_streams")
 def maintain_managed_streams() -> dict[str, int]:
-    """Keep-alive status reads, periodic verification, flags; a rerun only repeats reads."""
-    return managed_streams_maintain()
+    """Keep-alive status reads, periodic verification, flags, and streams left pending by a
+    create that never finished; a rerun only repeats reads."""
+    return managed_streams_maintain() | {"pending_discarded": streams_pending_discard()}
 
 
 @shared_task(name="streams.refresh_jwks")

@@ -16,7 +16,7 @@ from django.views.generic import TemplateView
 from common.roles import ConsoleAccessMixin
 from common.views import render_secret_once
 from streams import selectors, services, stream_management
-from streams.discovery import DiscoveryError
+from streams.discovery import DiscoveryError, stated_issuer
 from streams.forms import ManagedStreamEditForm, ManagedStreamForm, StreamForm, SubjectForm
 from streams.models import ConfigMethod, Stream, StreamSubject
 from streams.ssf_client import ManagementError
@@ -66,6 +66,12 @@ class StreamAddView(ConsoleAccessMixin, View):
         if not stream:
             return render(request, self.template_name, {"form": form, "adding": True}, status=400)
         messages.success(request, f"Stream {stream.name!r} added. It is Active.")
+        management = getattr(stream, "management", None)
+        chosen = form.cleaned_data.get("events_requested") or []
+        if management is not None and set(management.events_requested) != set(chosen):
+            left_out = ", ".join(sorted(set(chosen) - set(management.events_requested)))
+            messages.warning(request, f"The transmitter does not offer, so was not asked for: "
+                                      f"{left_out}.")  # fmt: skip
         return redirect("streams:stream_list")
 
 
@@ -90,6 +96,8 @@ class StreamEditView(ConsoleAccessMixin, View):
         }
         if stream.config_method != ConfigMethod.WELL_KNOWN_URL:
             initial |= {"issuer": stream.issuer, "jwks_url": stream.jwks_url}
+        else:
+            initial["expected_issuer"] = stated_issuer(stream.well_known_url, stream.issuer)
         if hasattr(stream, "management"):
             initial["events_requested"] = stream.management.events_requested
         form = _edit_form_class(stream)(initial=initial)

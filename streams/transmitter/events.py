@@ -16,9 +16,11 @@ from streams.vocabulary import CAEP, OKTA, RISC
 from streams.vocabulary import SSF_STREAM_UPDATED as STREAM_UPDATED
 from streams.vocabulary import SSF_VERIFICATION as VERIFICATION
 
+# The 2021 SSE drafts' verification event (Duo's example transmitter).
+SSE_VERIFICATION = "https://schemas.openid.net/secevent/sse/event-type/verification"
 # Events about the stream itself: the subject is the stream (opaque stream_id); SSF lets them be
 # sent whatever the stream requested (protocol.md §1.9).
-STREAM_EVENTS = (VERIFICATION, STREAM_UPDATED)
+STREAM_EVENTS = (VERIFICATION, STREAM_UPDATED, SSE_VERIFICATION)
 DEFAULT_SUBJECT = "alice@example.com"
 
 
@@ -151,12 +153,16 @@ class Quirks:
     float_timestamp: bool = False  # Netskope: event_timestamp as a float
     ms_timestamp: bool = False  # 2021 CAEP drafts, one Okta example: milliseconds
     plain_reasons: bool = False  # pre-2025 SSF examples, SGNL: reason_* as plain strings
+    no_subject: bool = False  # 2021 SSE drafts' verification SET (Duo): no subject at all
+    jwt_typ: bool = False  # authentik (PyJWT's default): JOSE header typ "JWT"
 
     @classmethod
-    def pop_from(cls, options: dict[str, Any]) -> "Quirks":
-        """Take the quirk flags out of `options` (a send call's keyword arguments)."""
-        names = [f.name for f in fields(cls) if f.name in options]
-        return cls(**{name: bool(options.pop(name)) for name in names})
+    def pop_from(cls, options: dict[str, Any], base: "Quirks | None" = None) -> "Quirks":
+        """Take the quirk flags out of `options` (a send call's keyword arguments), on top of
+        `base` (the transmitter's own dialect)."""
+        chosen = {f.name: getattr(base, f.name) for f in fields(cls)} if base else {}
+        chosen |= {f.name: bool(options.pop(f.name)) for f in fields(cls) if f.name in options}
+        return cls(**chosen)
 
 
 def _timestamp(value: float, quirks: Quirks) -> float:
@@ -195,12 +201,12 @@ def build_claims(
         body.update({k: _plain(body[k]) for k in ("reason_admin", "reason_user") if k in body})
     if quirks.okta_shape:
         body["subject"] = okta_subject(subject)
-    elif quirks.legacy or quirks.subject_in_event:
+    elif (quirks.legacy or quirks.subject_in_event) and not quirks.no_subject:
         body["subject"] = subject
     claims: dict[str, Any] = {
         "iss": issuer, "aud": audience, "iat": int(now), "jti": uuid.uuid4().hex, "txn": txn,
     }  # fmt: skip
-    if not (quirks.legacy or quirks.okta_shape):
+    if not (quirks.legacy or quirks.okta_shape or quirks.no_subject):
         claims["sub_id"] = subject
     claims["events"] = {event.uri: body}
     return claims

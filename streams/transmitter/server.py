@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
 from streams.transmitter.events import EVENT_TYPES
-from streams.transmitter.state import POLL, PUSH, SCOPES, ApiError, NoStreamError
+from streams.transmitter.state import SCOPES, ApiError, NoStreamError
 
 if TYPE_CHECKING:
     from streams.transmitter.transmitter import SSFTransmitter
@@ -99,11 +99,14 @@ def _same(given: str, expected: str | None) -> bool:
 
 
 def token(tx: "SSFTransmitter", request: Request) -> Response:
-    """OAuth 2.0 client credentials (RFC 6749 §4.4); client auth by HTTP Basic or form fields."""
+    """OAuth 2.0 client credentials (RFC 6749 §4.4); the client authenticates by HTTP Basic
+    (`client_secret_basic`) or form fields (`client_secret_post`), of `tx.token_auth_methods`."""
     form = request.form()
-    offered = [(form.get("client_id", ""), form.get("client_secret", ""))]
+    offered = []
+    if "client_secret_post" in tx.token_auth_methods:
+        offered.append((form.get("client_id", ""), form.get("client_secret", "")))
     scheme, _, encoded = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "basic":
+    if scheme.lower() == "basic" and "client_secret_basic" in tx.token_auth_methods:
         try:
             decoded = base64.b64decode(encoded.strip(), validate=True).decode()
         except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
@@ -125,21 +128,20 @@ def token(tx: "SSFTransmitter", request: Request) -> Response:
 
 
 def metadata(tx: "SSFTransmitter", request: Request) -> Response:
-    endpoints = {name: tx.endpoint_base + path for name, path in ENDPOINT_PATHS.items()}
-    return _json(
-        200,
-        {
-            "spec_version": "1_0",
-            "issuer": tx.issuer,
-            "jwks_uri": tx.jwks_url,
-            "delivery_methods_supported": [PUSH, POLL],
-            **endpoints,
-            "authorization_schemes": [{"spec_urn": "urn:ietf:rfc:6749"}],
-            "default_subjects": tx.state.default_subjects,
-            # Extension (receivers ignore unknown fields): where client credentials get a token.
-            "token_endpoint": tx.token_url,
-        },
-    )
+    dialect = tx.dialect
+    endpoints = {name: tx.endpoint_base + ENDPOINT_PATHS[name] for name in dialect.endpoints}
+    document = {
+        **({"spec_version": dialect.spec_version} if dialect.spec_version else {}),
+        "issuer": tx.issuer,
+        "jwks_uri": tx.jwks_url,
+        "delivery_methods_supported": list(dialect.delivery_methods),
+        **endpoints,
+        "authorization_schemes": [{"spec_urn": "urn:ietf:rfc:6749"}],
+        "default_subjects": tx.state.default_subjects,
+        # Extension (receivers ignore unknown fields): where client credentials get a token.
+        "token_endpoint": tx.token_url,
+    }
+    return _json(200, document | dialect.extra_metadata)
 
 
 def jwks(tx: "SSFTransmitter", request: Request) -> Response:
@@ -147,13 +149,27 @@ def jwks(tx: "SSFTransmitter", request: Request) -> Response:
 
 
 def read_streams(tx: "SSFTransmitter", request: Request) -> Response:
-    if "stream_id" in request.query:
-        return _json(200, tx.state.read(request.query["stream_id"]))
-    return _json(200, tx.state.configs())
+    shaped = tx.dialect.shaped
+    if "stream_id" in request.query or tx.dialect.single_stream:
+        return _json(200, shaped(tx.state.read(request.query.get("stream_id"))))
+    return _json(200, [shaped(config) for config in tx.state.configs()])
 
 
 def create_stream(tx: "SSFTransmitter", request: Request) -> Response:
-    return _json(201, tx.state.create(request.json()))
+    """SSF create, under the dialect's rules; a dialect that verifies on create pushes its
+    verification SET before answering (and may undo the stream unless that push got a 2xx)."""
+    body, dialect = request.json(), tx.dialect
+    dialect.check_create(body, tx.state.events_supported)
+    config = tx.state.create(body)
+    if dialect.verify_on_create:
+        result = tx.verify_during_create()
+        accepted = result is not None and result.status is not None and result.status < 300
+        if dialect.undo_unless_verified and not accepted:
+            tx.state.delete(config["stream_id"])
+            raise dialect.error(
+                502, "Verification SET delivery failed; stream registration was not confirmed."
+            )
+    return _json(dialect.create_status, dialect.shaped(config))
 
 
 def update_stream(tx: "SSFTransmitter", request: Request) -> Response:
@@ -162,7 +178,7 @@ def update_stream(tx: "SSFTransmitter", request: Request) -> Response:
         tx.state.read(body.get("stream_id"))  # an unknown stream is still a 404 now
         tx.deferred.append(lambda: tx.state.update(body, replace=replace))
         return Response(202)
-    return _json(200, tx.state.update(body, replace=replace))
+    return _json(200, tx.dialect.shaped(tx.state.update(body, replace=replace)))
 
 
 def delete_stream(tx: "SSFTransmitter", request: Request) -> Response:
@@ -335,9 +351,8 @@ def handler_class(tx: "SSFTransmitter") -> type[BaseHTTPRequestHandler]:
             try:
                 response = dispatch(tx, request)
             except ApiError as exc:
-                response = _json(
-                    exc.status, {"error": exc.error, "error_description": exc.description}
-                )
+                default = {"error": exc.error, "error_description": exc.description}
+                response = _json(exc.status, default if exc.body is None else exc.body)
                 response.headers.update(exc.headers)
             self.send_response(response.status)
             for name, value in {"Cache-Control": "no-store", **response.headers}.items():

@@ -40,10 +40,10 @@ class KeySet:
     def jwks(self) -> dict[str, Any]:
         return {"keys": [key.export_public(as_dict=True) for key in self._keys.values()]}
 
-    def sign(self, claims: dict[str, Any]) -> str:
-        """A compact JWS of `claims`; header alg, kid, typ secevent+jwt (protocol.md §1.3)."""
+    def sign(self, claims: dict[str, Any], *, typ: str = "secevent+jwt") -> str:
+        """A compact JWS of `claims`; header alg, kid, typ (SSF: secevent+jwt, protocol.md §1.3)."""
         key = self._keys[self.signing_alg]
-        header = {"alg": self.signing_alg, "kid": key["kid"], "typ": "secevent+jwt"}
+        header = {"alg": self.signing_alg, "kid": key["kid"], "typ": typ}
         jws = JWS(json.dumps(claims).encode())
         jws.add_signature(key, alg=self.signing_alg, protected=json.dumps(header))
         return jws.serialize(compact=True)

@@ -20,6 +20,10 @@ from streams.transmitter.events import STREAM_EVENTS
 
 PUSH = "urn:ietf:rfc:8935"
 POLL = "urn:ietf:rfc:8936"
+# The pre-2023 RISC delivery URIs, which older transmitters still take (protocol.md §1.5).
+RISC_PUSH = "https://schemas.openid.net/secevent/risc/delivery-method/push"
+RISC_POLL = "https://schemas.openid.net/secevent/risc/delivery-method/poll"
+LEGACY_METHODS = {RISC_PUSH: PUSH, RISC_POLL: POLL}
 STATUSES = ("enabled", "paused", "disabled")
 SCOPES = ("ssf.read", "ssf.manage")
 # SSF stream update/replace: these may be sent, but must equal the transmitter's (protocol.md §1.7).
@@ -34,14 +38,16 @@ TRANSMITTER_SUPPLIED = (
 
 
 class ApiError(Exception):
-    """A failed API call: the HTTP status, an error code for the JSON body, extra headers."""
+    """A failed API call: the HTTP status, an error code for the JSON body, extra headers, and
+    `body` when a dialect answers in its own shape instead of `{error, error_description}`."""
 
-    def __init__(self, status: int, error: str, description: str = "", headers=None):
+    def __init__(self, status: int, error: str, description: str = "", headers=None, body=None):
         super().__init__(description or error)
         self.status = status
         self.error = error
         self.description = description
         self.headers: dict[str, str] = headers or {}
+        self.body = body
 
 
 class NoStreamError(RuntimeError):
@@ -99,6 +105,8 @@ def _parse_delivery(value: Any) -> dict[str, Any]:
     """SSF stream creation: no delivery means poll; push needs the receiver's endpoint_url."""
     if value is None:
         return {"method": POLL}
+    if isinstance(value, dict) and value.get("method") in LEGACY_METHODS:
+        value = {**value, "method": LEGACY_METHODS[value["method"]]}
     if not isinstance(value, dict) or value.get("method") not in (PUSH, POLL):
         raise _bad(f"delivery.method must be {PUSH} or {POLL}")
     if value["method"] == POLL:
@@ -148,8 +156,11 @@ class TransmitterState:
         default_subjects: str,
         min_verification_interval: int,
         inactivity_timeout: int,
+        single_stream: bool = False,
     ):
         self.cond = threading.Condition()
+        # 2021 drafts: calls name no stream; the receiver's one stream is meant.
+        self.single_stream = single_stream
         self.audience = audience
         self.events_supported = events_supported
         self.default_subjects = default_subjects
@@ -205,6 +216,10 @@ class TransmitterState:
         return [uri for uri in self.events_supported if uri in stream.events_requested]
 
     def _get(self, stream_id: Any) -> Stream:
+        if stream_id is None and self.single_stream:
+            if self.stream is None:
+                raise ApiError(404, "not_found", "no stream yet")
+            return self.stream
         if not isinstance(stream_id, str):
             raise _bad("stream_id is required")
         if self.stream is None or self.stream.stream_id != stream_id:

@@ -10,16 +10,17 @@ import secrets
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import asdict
 from http.server import ThreadingHTTPServer
 from typing import Any
 
 import requests
 
+from streams.transmitter.dialects import SSF_1_0, Dialect
 from streams.transmitter.events import (
     EVENT_TYPES,
     STREAM_EVENTS,
     STREAM_UPDATED,
-    VERIFICATION,
     Quirks,
     as_subject,
     build_claims,
@@ -40,7 +41,9 @@ class SSFTransmitter:
     """An SSF 1.0 transmitter on loopback, for tests and demos; `start()` serves it in a thread.
 
     Without `static_token` or client credentials a random static token is made, so the
-    management API is never open; `tx.static_token` tells it.
+    management API is never open; `tx.static_token` tells it. `dialect` makes it behave as a
+    transmitter in the field does (streams.transmitter.dialects); `token_auth_methods` are the
+    client authentications its token endpoint takes.
     """
 
     def __init__(
@@ -59,9 +62,11 @@ class SSFTransmitter:
         events_supported: list[str] | None = None,
         min_verification_interval: int = 0,
         inactivity_timeout: int = 86400,
-        signing_alg: str = "RS256",
+        signing_alg: str | None = None,
         long_poll_timeout: float = 2.0,
         push_timeout: float = 5.0,
+        dialect: Dialect = SSF_1_0,
+        token_auth_methods: tuple[str, ...] = ("client_secret_basic", "client_secret_post"),
     ):
         if default_subjects not in ("ALL", "NONE"):
             raise ValueError("default_subjects must be ALL or NONE")
@@ -79,14 +84,17 @@ class SSFTransmitter:
         # Answer stream updates and status changes 202 and keep them for apply_deferred().
         self.defer_changes = False
         self.deferred: list[Callable[[], Any]] = []
-        self.keys = KeySet(signing_alg)
-        supported = [event_type(e).uri for e in (events_supported or EVENT_TYPES)]
+        self.dialect = dialect
+        self.token_auth_methods = token_auth_methods
+        self.keys = KeySet(signing_alg or dialect.signing_alg)
+        events = events_supported or dialect.events_supported or EVENT_TYPES
         self.state = TransmitterState(
             audience=audience,
-            events_supported=supported,
+            events_supported=[event_type(e).uri for e in events],
             default_subjects=default_subjects,
             min_verification_interval=min_verification_interval,
             inactivity_timeout=inactivity_timeout,
+            single_stream=dialect.single_stream,
         )
         if self.static_token:
             self.state.add_token(self.static_token)
@@ -123,12 +131,16 @@ class SSFTransmitter:
 
     @property
     def issuer(self) -> str:
+        if self.dialect.fixed_issuer:
+            return self.dialect.fixed_issuer
+        if self.dialect.issuer_is_metadata_url:
+            return self.well_known_url
         return self.endpoint_base + ("/" if self.trailing_slash_issuer else "")
 
     @property
     def well_known_url(self) -> str:
         """SSF §7.1.1: `/.well-known/ssf-configuration` inserted before the issuer's path."""
-        return f"{self.url}/.well-known/ssf-configuration{self.issuer_path}"
+        return f"{self.url}/.well-known/{self.dialect.well_known_name}{self.issuer_path}"
 
     @property
     def jwks_url(self) -> str:
@@ -188,7 +200,7 @@ class SSFTransmitter:
         delivers even when the stream's events_delivered or subjects would drop it. Push is done
         before this returns; poll SETs wait in the queue.
         """
-        quirks = Quirks.pop_from(fields)
+        quirks = Quirks.pop_from(fields, base=self.dialect.quirks)
         chosen = event_type(event)
         stream = self.stream
         if stream is not None and chosen.uri in STREAM_EVENTS:
@@ -203,16 +215,27 @@ class SSFTransmitter:
             quirks=quirks,
             overrides=fields,
         )
-        signed = SignedSet(claims["jti"], chosen.uri, self.keys.sign(claims))
+        typ = "JWT" if quirks.jwt_typ else "secevent+jwt"
+        signed = SignedSet(claims["jti"], chosen.uri, self.keys.sign(claims, typ=typ))
         delivery = self.state.route(signed, subject, force=force)
-        if chosen.uri == VERIFICATION:
+        if chosen.uri == self.dialect.verification_event:
             self.state.record_verification(fields.get("state"))
         self._deliver(signed, delivery)
         return signed.jti
 
     def send_verification(self, state: str | None = None) -> str:
         """A verification SET; without `state` it is an unsolicited (transmitter-initiated) one."""
-        return self.send(VERIFICATION, state=state)
+        quirks = asdict(self.dialect.verification_quirks)  # all of them: the dialect's own differ
+        return self.send(self.dialect.verification_event, state=state, **quirks)
+
+    def verify_during_create(self) -> PushResult | None:
+        """Push an unsolicited verification SET from another thread (a task queue's worker)
+        while the create call waits for it; the receiver's answer to it, if any."""
+        sent: list[str] = []
+        worker = threading.Thread(target=lambda: sent.append(self.send_verification()))
+        worker.start()
+        worker.join(self.push_timeout + 1)
+        return next((r for r in reversed(self.push_results) if sent and r.jti == sent[0]), None)
 
     def set_status_by_transmitter(self, status: str, reason: str | None = None) -> None:
         """Change the stream's status on the transmitter's own initiative, announcing it with a

@@ -4,8 +4,6 @@ The transmitter pushes to pytest-django's live server, so these tests commit (tr
 and see SETs arrive over HTTP as a real transmitter would send them.
 """
 
-import time
-
 import pytest
 import requests
 from django.core.exceptions import ValidationError
@@ -28,22 +26,9 @@ from streams.ssf_client import Credentials, ManagementError
 from streams.transmitter import SSFTransmitter
 from streams.transmitter.state import SignedSet
 from streams.vocabulary import CAEP, DEFAULT_EVENTS_REQUESTED, OKTA
+from tests.streams.managing import TOKEN, add_managed_by_form, start_transmitter, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-TOKEN = "tx-management-token"
-
-
-@pytest.fixture
-def receiver(live_server, settings):
-    """Our push endpoints, reachable by the transmitter."""
-    settings.SITE_URL = live_server.url
-    return live_server
-
-
-def start_transmitter(settings, **options) -> SSFTransmitter:
-    options.setdefault("static_token", TOKEN)
-    return SSFTransmitter(audience=settings.RECEIVER_AUDIENCE, **options).start()
 
 
 @pytest.fixture
@@ -61,15 +46,6 @@ def managed(tx, *, method=DeliveryMethod.PUSH, credentials=None, name="Acme SSF"
         or Credentials(auth_method=ManagementAuth.STATIC_TOKEN, token=TOKEN),
     )
     return stream_create(name=name, well_known_url=tx.well_known_url, management=request)
-
-
-def wait_for(condition, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_push_stream_is_created_at_the_transmitter_and_receives_sets(tx, receiver):
@@ -418,21 +394,6 @@ def test_management_needs_a_configuration_endpoint(transmitter, db):
         stream_create(name="x", well_known_url=transmitter.well_known_url, management=request)
     with pytest.raises(ValidationError):
         stream_create(name="", well_known_url=transmitter.well_known_url, management=request)
-
-
-def add_managed_by_form(client, tx, **extra):
-    data = {
-        "name": "Acme SSF",
-        "config_method": "WELL_KNOWN_URL",
-        "well_known_url": tx.well_known_url,
-        "create_at_transmitter": "on",
-        "delivery_method": DeliveryMethod.PUSH,
-        "events_requested": [CAEP + "session-revoked", OKTA + "user-risk-change"],
-        "auth_method": ManagementAuth.STATIC_TOKEN,
-        "management_token": TOKEN,
-        **extra,
-    }
-    return client.post("/security/device-integrations/shared-signals/add/", data)
 
 
 def test_console_adds_a_managed_stream_and_acts_on_it(tx, receiver, admin_client):

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from streams.transmitter import SSFTransmitter
+from streams.transmitter.dialects import DIALECTS
 
 
 class Command(BaseCommand):
@@ -26,7 +27,11 @@ class Command(BaseCommand):
         parser.add_argument("--client-secret")
         parser.add_argument("--audience", help="The stream's aud (default RECEIVER_AUDIENCE).")
         parser.add_argument("--default-subjects", choices=["ALL", "NONE"], default="ALL")
-        parser.add_argument("--signing-alg", choices=["RS256", "ES256"], default="RS256")
+        parser.add_argument("--signing-alg", choices=["RS256", "ES256"], help="Default: dialect's.")
+        parser.add_argument(
+            "--dialect", choices=sorted(DIALECTS), default="ssf",
+            help="Behave as a transmitter in the field: solarssk, authentik or duo (2021 draft).",
+        )  # fmt: skip
         parser.add_argument("--min-verification-interval", type=int, default=0)
 
     def handle(self, *args, **options):
@@ -44,6 +49,7 @@ class Command(BaseCommand):
             default_subjects=options["default_subjects"],
             signing_alg=options["signing_alg"],
             min_verification_interval=options["min_verification_interval"],
+            dialect=DIALECTS[options["dialect"]],
         ).start()
         lines = [
             f"Issuer:         {tx.issuer}",

@@ -165,9 +165,10 @@ CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 
 
 def _every(seconds: float, task: str) -> dict:
-    """A beat entry; a run not started within its interval expires, so workers coming back
-    after an outage do not work through a pile of identical sweeps."""
-    return {"task": task, "schedule": seconds, "options": {"expires": seconds}}
+    """A beat entry. No expiry: a sweep queued behind a backlog must still run when reached (an
+    expired one would leave the actions it should redeliver waiting); after an outage the
+    queued copies cost a query each."""
+    return {"task": task, "schedule": seconds}
 
 
 CELERY_BEAT_SCHEDULE = {

@@ -9,7 +9,7 @@ kill -9 of a worker inside a webhook call, then prints per fault how long after 
 processed and the last policy action it held up was done, and the checks (nothing lost,
 nothing processed twice, each action within 30 s of recovery). Exits 1 when a check fails.
 
-    .venv/bin/python bench/faults.py [--rate 100] [--redis-down 15] [--short]
+    .venv/bin/python bench/faults.py [--rate 50] [--redis-down 15] [--short]
 
 `--short` uses the test's short intervals instead of the defaults (what the test measures).
 """
@@ -29,7 +29,7 @@ from tests.faults import SHORT_INTERVALS, FaultRig, run_faults  # noqa: E402
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=100, help="SETs/s pushed (default 100)")
+    parser.add_argument("--rate", type=float, default=50, help="SETs/s pushed (default 50)")
     parser.add_argument("--users", type=int, default=200, help="users the SETs name (200)")
     parser.add_argument(
         "--high-every", type=int, default=20, help="one SET in N is HIGH: two actions (20)"

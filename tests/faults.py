@@ -433,8 +433,9 @@ def _sets_recovered(rig: FaultRig, window: Window, received_by: datetime) -> Win
 
 
 def kill_worker_mid_drain(rig: FaultRig, *, arriving_after: int = 5) -> Window:
-    """kill -9 of the worker whose drain holds a lease; then a few SETs (they find the dead
-    drain's request flag) and no more until the backlog is processed without a restart."""
+    """kill -9 of the worker whose drain holds a lease, under load; the SETs under way and a few
+    more right after find the dead drain's request flag, then none arrive until the backlog is
+    processed, without a restart."""
 
     def drain_holder() -> ManagedProcess | None:
         for token in rig.broker.zrangebyscore(DRAINS_KEY, time.time(), "+inf"):
@@ -444,10 +445,10 @@ def kill_worker_mid_drain(rig: FaultRig, *, arriving_after: int = 5) -> Window:
         return None
 
     worker = wait_until(drain_holder, timeout=30, what="a running drain", every=0.01)
-    rig.transmitter.pause()
     worker.kill()
     killed = utcnow()
     window = Window("kill -9 worker mid-drain", killed, killed)
+    rig.transmitter.pause()
     rig.transmitter.send_now(arriving_after)
     window = _sets_recovered(rig, window, utcnow())
     window.note = f"{arriving_after} SETs right after the kill, then none; no restart"

@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test lint fmt worker beat bench bench-pipeline bench-log clean
+.PHONY: help run demo test lint fmt worker beat bench bench-pipeline bench-log bench-faults clean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ bench-pipeline: $(VENV)/.dev ## Pipeline benchmark: SETs/s processed at fixed pu
 
 bench-log: $(VENV)/.dev ## System Log pages over a million records (first, deep, filtered)
 	$(BIN)/python bench/system_log.py
+
+bench-faults: $(VENV)/.dev ## Fault injection (kill -9, Redis down, PostgreSQL restarts) under load: recovery times, nothing lost
+	$(BIN)/python bench/faults.py
 
 clean: ## Remove the venv, the SQLite database and caches
 	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache

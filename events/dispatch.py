@@ -11,13 +11,20 @@ stays PENDING and the sweeper asks again.
 
 Each running drain holds a lease (a member of a sorted set, renewed every batch), so that extra
 drains for a backlog, and the sweeper's, are asked for only while fewer than DRAIN_CONCURRENCY
-run: drains queued beyond the workers would only hold up the policy actions behind them.
+run: drains queued beyond the workers would only hold up the policy actions behind them. The
+lease lapses DRAIN_LEASE_SECONDS after its last renewal, so a drain whose worker was killed
+holds nothing back for longer than that; the flag lapses sooner still (DRAIN_REQUESTED_TTL_MS).
+
+The drain task is sent by name (DRAIN_TASK): events hands work to risk without importing it.
 """
 
 import logging
+import os
+import socket
 import time
 import uuid
 
+from celery import current_app
 from django.conf import settings
 from kombu.exceptions import OperationalError as BrokerError
 from redis import Redis
@@ -25,6 +32,7 @@ from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
 
+DRAIN_TASK = "risk.process_pending_security_events"
 DRAIN_REQUESTED_KEY = "ssf:events:drain-requested"
 # A drain that never starts (a lost task) stops blocking new requests after this long.
 DRAIN_REQUESTED_TTL_MS = 5000
@@ -41,16 +49,26 @@ def _redis() -> Redis:
     return _redis_client
 
 
+def _send_drain() -> None:
+    """Publish the drain task by its name (raises the broker's errors)."""
+    current_app.send_task(DRAIN_TASK, retry=False)
+
+
+def _run_drain_eagerly() -> None:
+    """Eager Celery (make run, the tests) runs a task only from the registry, which holds the
+    apps' tasks once their modules are imported: import them first if need be."""
+    if DRAIN_TASK not in current_app.tasks:
+        current_app.loader.import_default_modules()
+    current_app.tasks[DRAIN_TASK].apply_async()
+
+
 def request_processing(*, force: bool = False) -> None:
     """Ask for pending SETs to be processed. Never raises: a stored SET is safe as PENDING.
 
     `force` publishes even when a drain was already requested (the sweeper uses it).
     """
-    # Lazy import: events hands work to risk without importing it at module level.
-    from risk.tasks import process_pending_security_events
-
     if settings.CELERY_TASK_ALWAYS_EAGER:
-        process_pending_security_events.apply_async()
+        _run_drain_eagerly()
         return
     try:
         client = _redis()
@@ -62,7 +80,7 @@ def request_processing(*, force: bool = False) -> None:
         logger.warning("SETs stay pending: Redis is unavailable (%s)", type(exc).__name__)
         return
     try:
-        process_pending_security_events.apply_async(retry=False)
+        _send_drain()
     except (BrokerError, RedisError) as exc:
         logger.warning("SETs stay pending: the broker is unavailable (%s)", type(exc).__name__)
         try:
@@ -96,17 +114,17 @@ def keep_processing_request() -> None:
 
 SECOND_DRAIN_KEY = "ssf:events:second-drain-requested"
 # The drains running now, each with the time its lease ends (a sorted set): a drain that dies
-# drops out when its lease ends.
+# drops out when its lease ends, DRAIN_LEASE_SECONDS after it last renewed it.
 DRAINS_KEY = "ssf:events:drains"
-DRAIN_LEASE_SECONDS = 60
 
 
 def drain_started() -> str | None:
-    """Register a running drain; returns its lease token (None under eager Celery or without
-    Redis, when drains are not counted)."""
+    """Register a running drain; returns its lease token, `<host>:<pid>:<random>` so that an
+    operator can tell which worker runs it (None under eager Celery, when drains are not
+    counted)."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return None
-    token = uuid.uuid4().hex
+    token = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
     drain_alive(token)
     return token
 
@@ -116,7 +134,7 @@ def drain_alive(token: str | None) -> None:
     if token is None:
         return
     try:
-        _redis().zadd(DRAINS_KEY, {token: time.time() + DRAIN_LEASE_SECONDS})
+        _redis().zadd(DRAINS_KEY, {token: time.time() + settings.DRAIN_LEASE_SECONDS})
     except RedisError as exc:
         logger.warning("Could not renew a drain's lease (%s)", type(exc).__name__)
 
@@ -144,12 +162,10 @@ def request_second_drain() -> None:
     actions queued behind them."""
     if settings.CELERY_TASK_ALWAYS_EAGER:
         return
-    from risk.tasks import process_pending_security_events
-
     try:
         if running_drains() >= settings.DRAIN_CONCURRENCY:
             return
         if _redis().set(SECOND_DRAIN_KEY, "1", nx=True, px=DRAIN_REQUESTED_TTL_MS):
-            process_pending_security_events.apply_async(retry=False)
+            _send_drain()
     except (BrokerError, RedisError) as exc:
         logger.warning("No second drain: %s", type(exc).__name__)

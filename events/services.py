@@ -197,7 +197,9 @@ def pending_security_events_sweep() -> int:
 
     Covers a broker that was down when they arrived, and a drain that died. Returns how many
     were found. While a drain runs (holds a live lease, events.dispatch) it asks for nothing:
-    that drain reaches them, and more drains would only queue ahead of the policy actions.
+    that drain reaches them, and more drains would only queue ahead of the policy actions. A
+    dead drain's lease lapses DRAIN_LEASE_SECONDS after its last renewal, so with the beat
+    interval (SWEEP_PENDING_INTERVAL_SECONDS) a crashed drain holds its backlog for seconds.
     """
     cutoff = timezone.now() - timedelta(seconds=settings.SWEEP_PENDING_AFTER_SECONDS)
     stale = SecurityEvent.objects.filter(

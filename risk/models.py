@@ -409,7 +409,10 @@ class ActionStatus(models.TextChoices):
 
 
 class PolicyAction(models.Model):
-    """One outbound action a rule fired for a risk change: a logout at one app, or one workflow."""
+    """One outbound action a rule fired for a risk change: a logout at one app, or one workflow.
+
+    The row is the outbox (risk.services.actions): PENDING until an attempt succeeds or gives up.
+    """
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     risk_change = models.ForeignKey(RiskChange, on_delete=models.CASCADE, related_name="actions")
@@ -423,8 +426,14 @@ class PolicyAction(models.Model):
         max_length=16, choices=ActionStatus.choices, default=ActionStatus.PENDING
     )
     attempts = models.PositiveSmallIntegerField(default=0)
-    # Set while an attempt runs, so a second copy of its task does not run it too.
+    # Set (committed) before an attempt's call and cleared with its outcome: while it lies ahead
+    # no one else runs the action; once past, the attempt's worker died before recording what
+    # happened, and the next run re-sends the same attempt.
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # Re-sends of the current attempt after its worker died before recording its outcome.
+    redeliveries = models.PositiveSmallIntegerField(default=0)
+    # The next attempt is due at this time (later after a transient failure: the back-off).
+    next_attempt_at = models.DateTimeField(default=timezone.now)
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -442,7 +451,15 @@ class PolicyAction(models.Model):
                 name="policy_action_once_per_workflow",
             ),
         ]
-        indexes = [models.Index(fields=["kind", "-created_at"], name="policy_action_kind")]
+        indexes = [
+            models.Index(fields=["kind", "-created_at"], name="policy_action_kind"),
+            # What the sweep reads every few seconds: the PENDING actions, by when they are due.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status=ActionStatus.PENDING),
+                name="policy_action_due",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.target_name}: {self.status}"

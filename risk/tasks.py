@@ -2,16 +2,9 @@
 
 from celery import shared_task
 
-from risk.services.actions import (
-    MAX_ATTEMPTS,
-    TransientActionError,
-    pending_policy_actions_sweep,
-    policy_action_execute,
-)
+from risk.services.actions import policy_action_execute, policy_actions_deliver_due
 from risk.services.processing import security_events_process_pending
 from risk.services.system_log import stream_changes_mirror
-
-ACTION_MAX_RETRIES = MAX_ATTEMPTS - 1
 
 
 @shared_task(name="risk.process_pending_security_events")
@@ -20,28 +13,21 @@ def process_pending_security_events() -> int:
     return security_events_process_pending()
 
 
-@shared_task(
-    name="risk.run_policy_action",
-    bind=True,
-    autoretry_for=(TransientActionError,),
-    retry_backoff=2,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=ACTION_MAX_RETRIES,
-)
-def run_policy_action(self, action_id: int) -> str | None:
-    """One attempt of a policy action; transient failures retry with backoff, a finished action
-    is left alone."""
-    status = policy_action_execute(
-        action_id=action_id, final_attempt=self.request.retries >= ACTION_MAX_RETRIES
-    )
+@shared_task(name="risk.run_policy_action")
+def run_policy_action(action_id: int) -> str | None:
+    """Deliver a new policy action at once. Not retried by Celery: a transient failure makes
+    the action due again later and the sweep delivers it; a finished, running or not yet due
+    action is left alone, so a second copy of this task does nothing."""
+    status = policy_action_execute(action_id=action_id)
     return status and str(status)
 
 
 @shared_task(name="risk.sweep_pending_policy_actions")
 def sweep_pending_policy_actions() -> int:
-    """Re-enqueue policy actions stuck PENDING; running them twice is harmless."""
-    return pending_policy_actions_sweep()
+    """Deliver every policy action that is due: new ones whose task was lost (broker down,
+    worker killed), retries after their back-off, attempts whose worker died. Safe to run
+    concurrently and twice (rows are claimed)."""
+    return policy_actions_deliver_due()
 
 
 @shared_task(name="risk.mirror_stream_changes")

@@ -348,6 +348,12 @@ def _read_body(response: requests.Response, *, url: str) -> bytes:
     return b"".join(chunks)
 
 
+def exchange_time_limit() -> float:
+    """The longest one safe_request may take, redirects included: callers that hold a lease
+    across a request (policy actions) hold it longer than this."""
+    return settings.OUTBOUND_CONNECT_TIMEOUT + 2 * settings.OUTBOUND_READ_TIMEOUT
+
+
 def safe_request(
     method: str,
     url: str,
@@ -363,8 +369,10 @@ def safe_request(
     """
     connect_timeout = settings.OUTBOUND_CONNECT_TIMEOUT
     read_timeout = settings.OUTBOUND_READ_TIMEOUT
-    total_limit = connect_timeout + 2 * read_timeout
-    with _session() as session, _ExchangeDeadline(total_limit, host=urlsplit(url).hostname):
+    with (
+        _session() as session,
+        _ExchangeDeadline(exchange_time_limit(), host=urlsplit(url).hostname),
+    ):
         for _hop in range(settings.OUTBOUND_MAX_REDIRECTS + 1):
             check_url(url)
             host = urlsplit(url).hostname

@@ -29,6 +29,8 @@ class RecordedRequest:
     query: str
     headers: dict[str, str]
     body: bytes
+    # The client's (address, port): which process sent it can be told from the port.
+    peer: tuple[str, int] = ("", 0)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -100,6 +102,7 @@ class LocalHTTPServer:
                     parts.query,
                     dict(self.headers),
                     self.rfile.read(length),
+                    self.client_address[:2],
                 )
                 with server._lock:
                     server.requests.append(request)

@@ -1,8 +1,9 @@
 """The production shape as real processes: nginx in front, gunicorn serving config.wsgi, Celery
 workers.
 
-Used by the production-shape tests and by bench/. Each process runs config.settings.production
-against the PostgreSQL and Redis given, logs to a file, and is stopped by `stop()`.
+Used by the production-shape and fault-injection tests and by bench/. Each process runs
+config.settings.production against the PostgreSQL and Redis given, logs to a file, and is stopped
+by `stop()` (or killed by `kill()`).
 """
 
 import os
@@ -61,6 +62,11 @@ class ManagedProcess:
                 raise TimeoutError(f"{self.name} did not log {text!r}:\n{self.log()[-3000:]}")
             time.sleep(0.1)
 
+    def kill(self) -> None:
+        """kill -9 of the process and its children, as a crash or the OOM killer does."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
     def stop(self, timeout: float = 15.0) -> None:
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
@@ -95,6 +101,18 @@ def start_celery_worker(env: dict[str, str], *, name: str = "w1") -> ManagedProc
     )  # fmt: skip
     worker.wait_for_log("ready.", timeout=60)
     return worker
+
+
+def start_celery_beat(env: dict[str, str], *, schedule: Path) -> ManagedProcess:
+    """Celery beat (exactly one per deployment), keeping its schedule state in `schedule`."""
+    beat = ManagedProcess(
+        "celery-beat",
+        [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO",
+         "--schedule", str(schedule)],
+        env,
+    )  # fmt: skip
+    beat.wait_for_log("beat: Starting...", timeout=60)
+    return beat
 
 
 def run_manage(env: dict[str, str], *args: str, timeout: float = 120) -> str:

@@ -11,6 +11,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -77,6 +78,20 @@ class PostgresServer:
              "-E", "UTF8", "--no-instructions"],
             check=True, capture_output=True, **self._user,
         )  # fmt: skip
+        return self._run()
+
+    def restart(self, *, immediate: bool = False) -> "PostgresServer":
+        """Stop the server as an operator does, then start it again on the same data and port.
+
+        Fast (SIGINT) rolls back open transactions, checkpoints and exits; immediate (SIGQUIT)
+        exits at once, as after a crash, and the next start recovers from the WAL.
+        """
+        assert self.process is not None, "start() first"
+        self.process.send_signal(signal.SIGQUIT if immediate else signal.SIGINT)
+        self.process.wait(60)
+        return self._run()
+
+    def _run(self) -> "PostgresServer":
         options = ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.dir}",
                    "-c", "max_connections=200"]  # fmt: skip
         if not self.durable:
@@ -84,7 +99,7 @@ class PostgresServer:
                         "-c", "full_page_writes=off"]  # fmt: skip
         self.process = subprocess.Popen(
             [self.bindir / "postgres", "-D", self.datadir, "-p", str(self.port), *options],
-            stdout=subprocess.DEVNULL, stderr=open(self.dir / "postgres.log", "wb"),  # noqa: SIM115
+            stdout=subprocess.DEVNULL, stderr=open(self.dir / "postgres.log", "ab"),  # noqa: SIM115
             **self._user,
         )  # fmt: skip
         wait_for_port(self.port, process=self.process)

@@ -33,9 +33,17 @@ REJECTED_SET_CAP_PER_STREAM = env.int("REJECTED_SET_CAP_PER_STREAM", default=100
 REJECTED_SET_MAX_PER_MINUTE = env.int("REJECTED_SET_MAX_PER_MINUTE", default=120)
 # After a push secret is rotated, the previous one is still accepted this long.
 PUSH_SECRET_GRACE_SECONDS = env.int("PUSH_SECRET_GRACE_SECONDS", default=600)
-SWEEP_PENDING_AFTER_SECONDS = env.int("SWEEP_PENDING_AFTER_SECONDS", default=30)
+# The pending-SET sweeper runs every SWEEP_PENDING_INTERVAL_SECONDS and asks for a drain when a
+# SET has been PENDING longer than SWEEP_PENDING_AFTER_SECONDS and no drain holds a live lease.
+SWEEP_PENDING_INTERVAL_SECONDS = env.float("SWEEP_PENDING_INTERVAL_SECONDS", default=5.0)
+SWEEP_PENDING_AFTER_SECONDS = env.int("SWEEP_PENDING_AFTER_SECONDS", default=10)
 # Drains running at once at most (one per Celery worker process is right).
 DRAIN_CONCURRENCY = env.int("DRAIN_CONCURRENCY", default=2)
+# A drain renews its lease every batch; a drain whose worker died stops counting this long after.
+DRAIN_LEASE_SECONDS = env.float("DRAIN_LEASE_SECONDS", default=10.0)
+REJECTED_SET_PRUNE_INTERVAL_SECONDS = env.float(
+    "REJECTED_SET_PRUNE_INTERVAL_SECONDS", default=3600.0
+)
 
 # Streams managed at the transmitter (SSF stream management, verification, poll).
 STREAM_VERIFICATION_INTERVAL_SECONDS = env.int(
@@ -49,10 +57,23 @@ STREAM_DEFERRED_CHECK_SECONDS = env.int("STREAM_DEFERRED_CHECK_SECONDS", default
 STREAM_DEFERRED_CHECKS = env.int("STREAM_DEFERRED_CHECKS", default=5)
 POLL_INTERVAL_SECONDS = env.float("POLL_INTERVAL_SECONDS", default=5.0)
 POLL_MAX_EVENTS = env.int("POLL_MAX_EVENTS", default=100)
+# Beat: keep-alive, verification and deferred checks of managed streams; JWKS refresh.
+STREAM_UPKEEP_INTERVAL_SECONDS = env.float("STREAM_UPKEEP_INTERVAL_SECONDS", default=60.0)
+JWKS_REFRESH_INTERVAL_SECONDS = env.float("JWKS_REFRESH_INTERVAL_SECONDS", default=3600.0)
 
 # Risk (risk app): create users/devices from unknown subjects, and how emails are matched.
 RISK_AUTO_CREATE_ENTITIES = env.bool("RISK_AUTO_CREATE_ENTITIES", default=False)
 EMAIL_LOCAL_PART_CASE_SENSITIVE = env.bool("EMAIL_LOCAL_PART_CASE_SENSITIVE", default=False)
+# Policy actions are delivered from their rows (risk.services.actions): the sweep runs every
+# POLICY_ACTION_SWEEP_INTERVAL_SECONDS and delivers every action that is due; a transient
+# failure makes the next attempt due POLICY_ACTION_RETRY_SECONDS later, doubling each time.
+POLICY_ACTION_SWEEP_INTERVAL_SECONDS = env.float(
+    "POLICY_ACTION_SWEEP_INTERVAL_SECONDS", default=5.0
+)
+POLICY_ACTION_RETRY_SECONDS = env.float("POLICY_ACTION_RETRY_SECONDS", default=5.0)
+STREAM_CHANGES_MIRROR_INTERVAL_SECONDS = env.float(
+    "STREAM_CHANGES_MIRROR_INTERVAL_SECONDS", default=60.0
+)
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -151,23 +172,37 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# A Celery 6 default would cancel running tasks when the broker connection drops; ours are
+# written to be cut short (rows are the outbox), but a cancelled webhook call would only be sent
+# again: keep them running.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+
+
+def _every(seconds: float, task: str) -> dict:
+    """A beat entry. No expiry: a sweep queued behind a backlog must still run when reached (an
+    expired one would leave the actions it should redeliver waiting); after an outage the
+    queued copies cost a query each."""
+    return {"task": task, "schedule": seconds}
+
+
 CELERY_BEAT_SCHEDULE = {
-    "sweep-pending-security-events": {
-        "task": "events.sweep_pending_security_events",
-        "schedule": 30.0,
-    },
-    "prune-rejected-security-events": {
-        "task": "events.prune_rejected_security_events",
-        "schedule": 3600.0,
-    },
-    "sweep-pending-policy-actions": {
-        "task": "risk.sweep_pending_policy_actions",
-        "schedule": 60.0,
-    },
-    "mirror-stream-changes": {"task": "risk.mirror_stream_changes", "schedule": 60.0},
-    "maintain-managed-streams": {"task": "streams.maintain_managed_streams", "schedule": 60.0},
-    "refresh-jwks": {"task": "streams.refresh_jwks", "schedule": 3600.0},
-    "poll-streams": {"task": "events.poll_streams", "schedule": POLL_INTERVAL_SECONDS},
+    "sweep-pending-security-events": _every(
+        SWEEP_PENDING_INTERVAL_SECONDS, "events.sweep_pending_security_events"
+    ),
+    "prune-rejected-security-events": _every(
+        REJECTED_SET_PRUNE_INTERVAL_SECONDS, "events.prune_rejected_security_events"
+    ),
+    "sweep-pending-policy-actions": _every(
+        POLICY_ACTION_SWEEP_INTERVAL_SECONDS, "risk.sweep_pending_policy_actions"
+    ),
+    "mirror-stream-changes": _every(
+        STREAM_CHANGES_MIRROR_INTERVAL_SECONDS, "risk.mirror_stream_changes"
+    ),
+    "maintain-managed-streams": _every(
+        STREAM_UPKEEP_INTERVAL_SECONDS, "streams.maintain_managed_streams"
+    ),
+    "refresh-jwks": _every(JWKS_REFRESH_INTERVAL_SECONDS, "streams.refresh_jwks"),
+    "poll-streams": _every(POLL_INTERVAL_SECONDS, "events.poll_streams"),
 }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,22 +1,39 @@
-"""Executing policy actions: Universal Logout at a connected app, and workflow webhooks.
+"""Delivering policy actions: Universal Logout at a connected app, and workflow webhooks.
+
+The PolicyAction row is the outbox, as a stored SET is: the task sent after its commit delivers
+a new action at once, and a sweep every POLICY_ACTION_SWEEP_INTERVAL_SECONDS delivers every
+action that is due (its task lost with the broker, its worker killed, its back-off over),
+claiming rows with SELECT ... FOR UPDATE SKIP LOCKED so that two workers never take one.
+
+One effect per action: an attempt is claimed, and the claim committed, before its call; its
+outcome is recorded after it, with its System Log record, in one transaction and only under that
+claim. A run that finds the action finished, or claimed by a live attempt, or not yet due, does
+nothing. A run that finds a lapsed claim (the attempt's worker died before recording what
+happened) sends that same attempt again, with the same Idempotency-Key, and logs it as a
+redelivery of that attempt, not as a new one. Delivery is at least once: receivers deduplicate
+on the Idempotency-Key. Database errors (a restart) are retried inside the task with back-off,
+so a call already made is not forgotten over a blip.
 
 Universal Logout follows the OAuth Global Token Revocation draft: POST `{"sub_id": ...}` as JSON,
 bearer-authenticated; 204 (any 2xx) means done. A workflow is a JSON POST signed with HMAC-SHA256
-over `"<timestamp>.<body>"` (header `X-SSF-Signature: t=<timestamp>,v1=<hex>`), with an
-`Idempotency-Key` that stays the same across retries. 5xx, 429, timeouts and unreachable hosts
-are retried (TransientActionError); other answers fail at once. Every attempt is logged.
+over `"<timestamp>.<body>"` (header `X-SSF-Signature: t=<timestamp>,v1=<hex>`). Both carry the
+action's `Idempotency-Key`, the same on every attempt. 5xx, 429, timeouts and unreachable hosts
+are retried after a back-off; other answers fail at once. Every attempt is logged.
 """
 
 import hashlib
 import hmac
 import json
 import logging
+import random
 import re
 import time
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from django.db import transaction
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -45,14 +62,21 @@ logger = logging.getLogger(__name__)
 _URL = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://\S+")
 
 SIGNATURE_HEADER = "X-SSF-Signature"
-# An attempt holds its action this long: more than an outbound call's total limit.
-ACTION_CLAIM_SECONDS = 120
-# Attempts of one action in all, the sweeper's re-sends included (Celery's retry count restarts).
+# Attempts of one action in all, however many tasks and sweeps ran it.
 MAX_ATTEMPTS = 5
+# Sends of one attempt whose worker died each time: a call that kills its worker is not repeated
+# for ever.
+MAX_REDELIVERIES = 3
+# A claim outlasts the longest outbound call (fetch.exchange_time_limit) by this much.
+CLAIM_MARGIN_SECONDS = 5.0
+# Between transient failures: POLICY_ACTION_RETRY_SECONDS, doubling, at most this.
+RETRY_MAX_SECONDS = 300.0
+# How long a task keeps trying the database (a restart) before leaving the action to a sweep.
+DATABASE_RETRY_SECONDS = 30.0
+# A sweep takes no new action after this long, so other tasks get the worker.
+SWEEP_MAX_SECONDS = 10.0
 
-
-class TransientActionError(Exception):
-    """The action may succeed if tried again later."""
+T = TypeVar("T")
 
 
 def _logout_subject(action: PolicyAction) -> dict[str, Any]:
@@ -112,7 +136,12 @@ def _send(action: PolicyAction) -> fetch.FetchedResponse:
             "POST",
             action.app.revocation_endpoint,
             json_body={"sub_id": _logout_subject(action)},
-            headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json",
+                # Revoking twice is harmless, but a receiver that logs calls can tell a re-send.
+                "Idempotency-Key": str(action.uuid),
+            },
         )
     workflow = action.workflow
     assert workflow is not None  # noqa: S101 - _attempt checked that one of the two is set
@@ -176,6 +205,8 @@ def _attempt_log(action: PolicyAction, *, done: bool, reason: str) -> LogEvent:
         debug_data={
             "policyActionId": action.pk,
             "attempt": action.attempts,
+            # > 0: this attempt sent again, its first worker having died before recording it.
+            "redelivery": action.redeliveries,
             "rule": action.rule_name,
             "idempotencyKey": str(action.uuid),
         },
@@ -186,61 +217,118 @@ def _attempt_log(action: PolicyAction, *, done: bool, reason: str) -> LogEvent:
     )
 
 
-def policy_action_execute(*, action_id: int, final_attempt: bool) -> ActionStatus | None:
-    """Run one attempt of a PENDING action and log it; raise TransientActionError to be retried.
+def _retrying_database_errors(call: Callable[[], T]) -> T:
+    """`call()`, tried again with back-off for DATABASE_RETRY_SECONDS while the database is
+    unreachable (a restart): without this a task would fail and be acknowledged, and its action
+    would wait for a sweep, or the outcome of a call already made would be lost."""
+    deadline = time.monotonic() + DATABASE_RETRY_SECONDS
+    delay = 0.2
+    while True:
+        try:
+            return call()
+        except (OperationalError, InterfaceError) as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            logger.warning("Database unavailable (%s); policy action retried in %.1f s",
+                           type(exc).__name__, delay)  # fmt: skip
+            if not connection.in_atomic_block:
+                connection.close()  # a broken connection is not reopened by itself
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
-    A rerun after the action finished does nothing, and so does one while another attempt is
-    running (the sweeper may re-send a task still queued): each attempt claims the action under
-    a row lock for ACTION_CLAIM_SECONDS, longer than any outbound call may take, and the
-    outbound call happens outside any transaction. MAX_ATTEMPTS bounds the attempts, however
-    many times the task was sent.
-    """
+
+def _claim(*, action_id: int | None) -> PolicyAction | None:
+    """Claim one attempt of the action (without an id: of the action due longest), committed
+    before any call is made; None if it is finished, claimed by a live attempt or not yet due."""
     now = timezone.now()
+    unclaimed = Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
+    due = (
+        PolicyAction.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("app", "workflow", "risk_change__entity", "risk_change__security_event")
+        .filter(unclaimed, status=ActionStatus.PENDING, next_attempt_at__lte=now)
+    )
+    if action_id is not None:
+        due = due.filter(pk=action_id)
     with transaction.atomic():
-        action = (
-            PolicyAction.objects.select_for_update()
-            .filter(pk=action_id, status=ActionStatus.PENDING)
-            .first()
-        )
-        if action is None or (action.claimed_until is not None and action.claimed_until > now):
+        action = due.order_by("next_attempt_at", "id").first()
+        if action is None:
             return None
-        action.attempts += 1
-        action.claimed_until = now + timedelta(seconds=ACTION_CLAIM_SECONDS)
-        action.save(update_fields=["attempts", "claimed_until"])
-    action = PolicyAction.objects.select_related(
-        "app", "workflow", "risk_change__entity", "risk_change__security_event"
-    ).get(pk=action_id)
-    try:
-        done, retry, detail = _attempt(action)
-    except Exception as exc:  # a bug of ours: a failed attempt, logged and retried like others
-        logger.exception("Policy action %s failed unexpectedly", action.pk)
-        done, retry, detail = False, True, f"unexpected error ({type(exc).__name__})"
-    gives_up = not done and (final_attempt or not retry or action.attempts >= MAX_ATTEMPTS)
+        if action.claimed_until is None:
+            action.attempts += 1
+            action.redeliveries = 0
+        else:  # its worker died between the call and the outcome: the same attempt, sent again
+            action.redeliveries += 1
+        lease = fetch.exchange_time_limit() + CLAIM_MARGIN_SECONDS
+        action.claimed_until = now + timedelta(seconds=lease)
+        action.save(update_fields=["attempts", "redeliveries", "claimed_until"])
+    return action
+
+
+def _backoff(attempts: int) -> timedelta:
+    delay = min(RETRY_MAX_SECONDS, settings.POLICY_ACTION_RETRY_SECONDS * 2 ** (attempts - 1))
+    return timedelta(seconds=random.uniform(delay / 2, delay))  # noqa: S311 - jitter, no secret
+
+
+def _record(action: PolicyAction, *, status: ActionStatus | None, done: bool, detail: str,
+            reason: str) -> None:  # fmt: skip
+    """The attempt's outcome and its System Log record, in one transaction, under the claim the
+    attempt was made with: if that claim lapsed and another run took the action, the other
+    run's outcome is the one kept, so an attempt is never logged twice."""
+    now = timezone.now()
+    fields: dict[str, Any] = {"last_error": "" if done else detail[:500], "claimed_until": None}
+    if status is None:
+        fields["next_attempt_at"] = now + _backoff(action.attempts)
+    else:
+        fields |= {"status": status, "finished_at": now}
+    with transaction.atomic():
+        mine = PolicyAction.objects.filter(
+            pk=action.pk, status=ActionStatus.PENDING, claimed_until=action.claimed_until
+        ).update(**fields)
+        if mine:
+            _attempt_log(action, done=done, reason=reason).save()
+        else:
+            logger.warning("Policy action %s: another run took it over; outcome %r not kept",
+                           action.pk, reason)  # fmt: skip
+
+
+def _deliver(action: PolicyAction) -> ActionStatus | None:
+    """Make the claimed attempt and record it; the action's new status (None: still PENDING,
+    due again after a back-off)."""
+    if action.redeliveries > MAX_REDELIVERIES:
+        done, retry = False, False
+        detail = f"the worker stopped during each of {action.redeliveries} sends"
+    else:
+        try:
+            done, retry, detail = _attempt(action)
+        except Exception as exc:  # a bug of ours: a failed attempt, logged and retried like others
+            logger.exception("Policy action %s failed unexpectedly", action.pk)
+            done, retry, detail = False, True, f"unexpected error ({type(exc).__name__})"
+    gives_up = not done and (not retry or action.attempts >= MAX_ATTEMPTS)
     status = ActionStatus.SUCCEEDED if done else ActionStatus.FAILED if gives_up else None
     reason = detail if done else f"{detail}; {'gave up' if gives_up else 'will retry'}"
-    with transaction.atomic():
-        _attempt_log(action, done=done, reason=reason).save()
-        fields: dict[str, Any] = {"last_error": "" if done else detail[:500], "claimed_until": None}
-        if status is not None:
-            fields |= {"status": status, "finished_at": timezone.now()}
-        PolicyAction.objects.filter(pk=action.pk, status=ActionStatus.PENDING).update(**fields)
-    if status is None:
-        raise TransientActionError(detail)
+    _retrying_database_errors(
+        lambda: _record(action, status=status, done=done, detail=detail, reason=reason)
+    )
     return status
 
 
-def pending_policy_actions_sweep(*, older_than_seconds: int = 300) -> int:
-    """Re-enqueue actions left PENDING (a broker outage when they were made); returns how many."""
-    from risk.services.entity_risk import policy_actions_enqueue
+def policy_action_execute(*, action_id: int) -> ActionStatus | None:
+    """Deliver one action if it is due (the task sent after the action's commit); returns its
+    new status. A rerun does nothing once the action finished, while another attempt runs, or
+    before its back-off is over; MAX_ATTEMPTS bounds the attempts, however many runs there are."""
+    action = _retrying_database_errors(lambda: _claim(action_id=action_id))
+    return None if action is None else _deliver(action)
 
-    now = timezone.now()
-    cutoff = now - timedelta(seconds=older_than_seconds)
-    unclaimed = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
-    ids = list(
-        PolicyAction.objects.filter(
-            unclaimed, status=ActionStatus.PENDING, created_at__lt=cutoff
-        ).values_list("pk", flat=True)
-    )
-    with transaction.atomic():
-        policy_actions_enqueue(ids)
-    return len(ids)
+
+def policy_actions_deliver_due(*, max_seconds: float = SWEEP_MAX_SECONDS) -> int:
+    """Deliver every action that is due, one claimed attempt at a time, for at most
+    `max_seconds` (the sweep; the next one carries on); returns how many attempts were made.
+    Concurrent sweeps share the work: claimed rows are skipped."""
+    started, made = time.monotonic(), 0
+    while time.monotonic() - started < max_seconds:
+        action = _retrying_database_errors(lambda: _claim(action_id=None))
+        if action is None:
+            break
+        _deliver(action)
+        made += 1
+    return made

@@ -407,11 +407,15 @@ def security_events_process_pending(*, batch_size: int = BATCH_SIZE) -> int:
     PENDING in the same transaction that writes their results. A SET whose processing raises is
     marked FAILED (and logged) so it cannot hold up the SETs behind it. The drain holds the
     processing request while it finds work (events.dispatch) and stops after DRAIN_MAX_SECONDS;
-    it holds a lease while it runs, which bounds how many drains run at once.
+    it holds a lease while it runs, which bounds how many drains run at once. A drain that
+    fails (the database went away) lets go of the request too, so the next SET asks at once.
     """
     lease = drain_started()
     try:
         return _drain(batch_size, lease)
+    except BaseException:
+        clear_processing_request()
+        raise
     finally:
         drain_finished(lease)
 

@@ -1,11 +1,13 @@
 """How many drains run: leases in Redis bound them, through the real broker (no worker runs)."""
 
 import json
+import os
 import time
 from datetime import timedelta
 
 import pytest
 import redis
+from django.db import OperationalError
 from django.utils import timezone
 
 from events import dispatch
@@ -73,4 +75,46 @@ def test_a_drain_holds_a_lease_only_while_it_runs(broker, stream, make_set, push
     assert push(make_set()).status_code == 202
     assert security_events_process_pending() == 1
     assert seen == [1]
+    assert dispatch.running_drains() == 0
+
+
+def test_events_never_imports_risk():
+    """Data flows streams -> events -> risk: events hands work over by task name only."""
+    import ast
+    from pathlib import Path
+
+    import events
+
+    imported = []
+    for path in Path(events.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.append((path.name, node.module))
+            elif isinstance(node, ast.Import):
+                imported += [(path.name, alias.name) for alias in node.names]
+    assert [(name, module) for name, module in imported if module.split(".")[0] == "risk"] == []
+
+
+def test_a_dead_drains_lease_lapses_after_drain_lease_seconds(broker, settings):
+    settings.DRAIN_LEASE_SECONDS = 0.3
+    token = dispatch.drain_started()
+    assert token.split(":")[1] == str(os.getpid())  # which worker holds it
+    assert dispatch.running_drains() == 1
+    time.sleep(0.4)  # the drain's worker was killed: no renewal, no drain_finished
+    assert dispatch.running_drains() == 0
+
+
+def test_a_drain_that_fails_lets_go_of_the_request(broker, stream, make_set, push, monkeypatch):
+    """The database went away mid-drain: the next SET must ask for a drain, not find the
+    failed drain's request still set."""
+
+    def database_gone(events):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr("risk.services.processing._process_claimed", database_gone)
+    assert push(make_set()).status_code == 202
+    broker.set(dispatch.DRAIN_REQUESTED_KEY, "1")  # as ingest does after its commit
+    with pytest.raises(OperationalError):
+        security_events_process_pending()
+    assert not broker.exists(dispatch.DRAIN_REQUESTED_KEY)
     assert dispatch.running_drains() == 0

@@ -122,3 +122,25 @@ def test_a_server_started_without_settings_gets_production_not_debug(module):
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "DJANGO_SECRET_KEY" in result.stderr
+
+
+def test_beat_intervals_come_from_the_environment():
+    """Recovery times follow from the sweeps' intervals: an operator sets them, not the code."""
+    import json
+    import subprocess
+    import sys
+
+    env = production_env(
+        database_url="postgres://ssf@127.0.0.1:1/ssf", redis_url="redis://127.0.0.1:1/0",
+        SWEEP_PENDING_INTERVAL_SECONDS="2", POLICY_ACTION_SWEEP_INTERVAL_SECONDS="3",
+    )  # fmt: skip
+    code = (
+        "import json; from config.settings import production as s; "
+        "print(json.dumps({k: v['schedule'] for k, v in s.CELERY_BEAT_SCHEDULE.items()}))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, timeout=60, check=True)  # fmt: skip
+    schedule = json.loads(result.stdout)
+    assert schedule["sweep-pending-security-events"] == 2
+    assert schedule["sweep-pending-policy-actions"] == 3
+    assert schedule["prune-rejected-security-events"] == 3600  # the documented default

@@ -1,31 +1,37 @@
 """Policy actions against local servers playing the app and the workflow receiver."""
 
 import json
+from datetime import timedelta
 
 import pytest
+import time_machine
+from django.db import OperationalError
+from django.utils import timezone
 
 from common.crypto import encrypt
 from risk.mapping import OKTA
 from risk.models import ActionStatus, LogEvent, PolicyAction
-from risk.services.actions import SIGNATURE_HEADER, workflow_signature
+from risk.services import actions
+from risk.services.actions import (
+    MAX_ATTEMPTS,
+    MAX_REDELIVERIES,
+    SIGNATURE_HEADER,
+    policy_actions_deliver_due,
+    workflow_signature,
+)
 from risk.services.policy_config import connected_app_create, policy_rule_save, workflow_create
 from risk.services.system_log import UNIVERSAL_LOGOUT, WORKFLOW_RUN
-from risk.tasks import ACTION_MAX_RETRIES, run_policy_action
+from risk.tasks import run_policy_action
 from tests.http_server import LocalHTTPServer
 
 pytestmark = pytest.mark.django_db
 USER_RISK = OKTA + "user-risk-change"
 
 
-@pytest.fixture(autouse=True)
-def _eager_retries():
-    """Eager Celery re-runs a retried task at once only when eager errors do not propagate."""
-    from config.celery import app
-
-    before = app.conf.task_eager_propagates
-    app.conf.task_eager_propagates = False
-    yield
-    app.conf.task_eager_propagates = before
+@pytest.fixture
+def retry_at_once(settings):
+    """No back-off between attempts, so one sweep makes every attempt left."""
+    settings.POLICY_ACTION_RETRY_SECONDS = 0
 
 
 @pytest.fixture
@@ -35,10 +41,16 @@ def remote():
     server.stop()
 
 
-def fire(alice, deliver, **rule):
+def high_risk_action(deliver, **rule):
+    """A PENDING action whose task was never sent (a test transaction never commits)."""
     policy_rule_save(name="High", risk_level="HIGH", **rule)
     deliver(USER_RISK, {"current_level": "high"})
-    action = PolicyAction.objects.get()
+    return PolicyAction.objects.get()
+
+
+def fire(alice, deliver, **rule):
+    """The action of a HIGH risk change, after its task ran once."""
+    action = high_risk_action(deliver, **rule)
     run_policy_action.apply(args=[action.pk])
     action.refresh_from_db()
     return action
@@ -67,9 +79,11 @@ def test_universal_logout_posts_the_subject_with_the_apps_token(alice, deliver, 
     assert (action.status, action.attempts) == (ActionStatus.SUCCEEDED, 1)
     (request,) = remote.requests_to("/revoke")
     assert request.headers["Authorization"] == "Bearer app-token"
+    assert request.headers["Idempotency-Key"] == str(action.uuid)
     assert request.json() == {"sub_id": {"format": "email", "email": "alice@example.com"}}
     log = LogEvent.objects.get(event_type=UNIVERSAL_LOGOUT)
     assert (log.outcome_result, log.target[1]["displayName"]) == ("SUCCESS", "Slack")
+    assert (log.debug_data["attempt"], log.debug_data["redelivery"]) == (1, 0)
 
 
 def test_logout_never_names_a_user_other_than_the_entity_at_risk(deliver, remote, app):
@@ -92,20 +106,40 @@ def test_logout_never_names_a_user_other_than_the_entity_at_risk(deliver, remote
     assert request.json()["sub_id"] == {"format": "opaque", "id": device.pk}
 
 
-def test_server_error_is_retried_then_succeeds(alice, deliver, remote, app):
+def test_server_error_is_retried_then_succeeds(alice, deliver, remote, app, retry_at_once):
     remote.route("POST", "/revoke", handler=answers(503, 204))
     action = fire(alice, deliver, terminate_sessions=True)
+    assert (action.status, action.attempts) == (ActionStatus.PENDING, 1)
+    assert policy_actions_deliver_due() == 1
+    action.refresh_from_db()
     assert (action.status, action.attempts) == (ActionStatus.SUCCEEDED, 2)
     outcomes = list(LogEvent.objects.filter(event_type=UNIVERSAL_LOGOUT).order_by("id")
                     .values_list("outcome_result", "outcome_reason"))  # fmt: skip
     assert outcomes == [("FAILURE", "HTTP 503; will retry"), ("SUCCESS", "HTTP 204")]
 
 
-def test_timeouts_are_retried_then_given_up(alice, deliver, remote, app, settings):
+def test_a_retry_waits_for_its_backoff(alice, deliver, remote, app, settings):
+    settings.POLICY_ACTION_RETRY_SECONDS = 5
+    remote.route("POST", "/revoke", handler=answers(503, 204))
+    action = fire(alice, deliver, terminate_sessions=True)
+    wait = action.next_attempt_at - timezone.now()
+    assert timedelta(seconds=2) <= wait <= timedelta(seconds=5)
+    run_policy_action.apply(args=[action.pk])  # another copy of the task, before it is due
+    assert policy_actions_deliver_due() == 0
+    assert len(remote.requests_to("/revoke")) == 1
+    with time_machine.travel(timezone.now() + timedelta(seconds=6)):
+        assert policy_actions_deliver_due() == 1
+    action.refresh_from_db()
+    assert (action.status, action.attempts) == (ActionStatus.SUCCEEDED, 2)
+
+
+def test_timeouts_are_retried_then_given_up(alice, deliver, remote, app, settings, retry_at_once):
     settings.OUTBOUND_READ_TIMEOUT = 0.2
     remote.route("POST", "/revoke", status=204, delay=0.6)
-    action = fire(alice, deliver, terminate_sessions=True)
-    assert (action.status, action.attempts) == (ActionStatus.FAILED, ACTION_MAX_RETRIES + 1)
+    fire(alice, deliver, terminate_sessions=True)
+    assert policy_actions_deliver_due() == MAX_ATTEMPTS - 1
+    action = PolicyAction.objects.get()
+    assert (action.status, action.attempts) == (ActionStatus.FAILED, MAX_ATTEMPTS)
     last = LogEvent.objects.filter(event_type=UNIVERSAL_LOGOUT).order_by("id").last()
     assert last.outcome_reason.endswith("gave up")
 
@@ -127,38 +161,123 @@ def test_finished_action_is_not_run_again(alice, deliver, remote, app):
     assert len(remote.requests_to("/revoke")) == 1
 
 
-def test_an_action_claimed_by_a_running_attempt_is_not_run_again(
-    alice, deliver, remote, app, django_capture_on_commit_callbacks
-):
-    """The sweeper may re-send a task still queued or running: the claim keeps it to one call."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from risk.services.actions import pending_policy_actions_sweep
-
+def test_an_action_whose_task_was_lost_is_delivered_by_the_sweep(alice, deliver, remote, app):
+    """The broker was down after the commit: the row is the outbox, and the sweep sends it."""
     remote.route("POST", "/revoke", status=204)
-    action = fire(alice, deliver, terminate_sessions=True)
-    running = {"status": ActionStatus.PENDING, "created_at": timezone.now() - timedelta(hours=1),
-               "claimed_until": timezone.now() + timedelta(seconds=60)}  # fmt: skip
-    PolicyAction.objects.filter(pk=action.pk).update(**running)
-    assert pending_policy_actions_sweep() == 0
-    run_policy_action.apply(args=[action.pk])
+    high_risk_action(deliver, terminate_sessions=True)
+    assert policy_actions_deliver_due() == 1
+    assert PolicyAction.objects.get().status == ActionStatus.SUCCEEDED
+    assert policy_actions_deliver_due() == 0
     assert len(remote.requests_to("/revoke")) == 1
-    PolicyAction.objects.filter(pk=action.pk).update(claimed_until=timezone.now())  # expired
-    with django_capture_on_commit_callbacks(execute=True):
-        assert pending_policy_actions_sweep() == 1
+
+
+def test_an_action_claimed_by_a_running_attempt_is_not_run_again(alice, deliver, remote, app):
+    """A copy of the task, or a sweep, while an attempt is under way: the claim keeps it to one
+    call."""
+    remote.route("POST", "/revoke", status=204)
+    action = high_risk_action(deliver, terminate_sessions=True)
+    PolicyAction.objects.filter(pk=action.pk).update(
+        attempts=1, claimed_until=timezone.now() + timedelta(seconds=60)
+    )
+    run_policy_action.apply(args=[action.pk])
+    assert policy_actions_deliver_due() == 0
+    assert remote.requests_to("/revoke") == []
+
+
+class WorkerKilled(BaseException):
+    """Stands for a kill -9 between the outbound call and the record of its outcome."""
+
+
+def test_a_redelivery_after_a_crash_is_the_same_attempt_with_the_same_key(
+    alice, deliver, remote, monkeypatch
+):
+    workflow, _secret = workflow_create(name="Ticket", url=remote.url("/hook"))
+    remote.route("POST", "/hook", status=200)
+    action = high_risk_action(deliver, workflow=workflow)
+
+    def killed(*args, **kwargs):
+        raise WorkerKilled
+
+    with monkeypatch.context() as patched:
+        patched.setattr(actions, "_record", killed)
+        with pytest.raises(WorkerKilled):
+            run_policy_action.apply(args=[action.pk], throw=True)
+    assert policy_actions_deliver_due() == 0  # its claim holds: the call may still be running
+    claim = PolicyAction.objects.get().claimed_until
+    with time_machine.travel(claim + timedelta(seconds=1)):
+        assert policy_actions_deliver_due() == 1
+    action.refresh_from_db()
+    assert (action.status, action.attempts, action.redeliveries) == (ActionStatus.SUCCEEDED, 1, 1)
+    first, second = remote.requests_to("/hook")
+    assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"] == str(action.uuid)
+    assert first.body == second.body
+    (log,) = LogEvent.objects.filter(event_type=WORKFLOW_RUN)
+    assert (log.outcome_result, log.debug_data["attempt"], log.debug_data["redelivery"]) == (
+        "SUCCESS", 1, 1,
+    )  # fmt: skip
+
+
+def test_redeliveries_are_bounded(alice, deliver, remote, app):
+    """A call that kills its worker every time is not sent for ever."""
+    remote.route("POST", "/revoke", status=204)
+    high_risk_action(deliver, terminate_sessions=True)
+    PolicyAction.objects.update(attempts=1, redeliveries=MAX_REDELIVERIES,
+                                claimed_until=timezone.now() - timedelta(seconds=1))  # fmt: skip
+    assert policy_actions_deliver_due() == 1
+    action = PolicyAction.objects.get()
+    assert (action.status, action.attempts) == (ActionStatus.FAILED, 1)
+    assert remote.requests_to("/revoke") == []
+    log = LogEvent.objects.get(event_type=UNIVERSAL_LOGOUT)
+    assert log.outcome_reason.startswith("the worker stopped during each of")
+
+
+@pytest.mark.parametrize("step", ["_claim", "_record"])
+def test_a_database_blip_is_retried_inside_the_task(alice, deliver, remote, app, step, monkeypatch):
+    """A PostgreSQL restart before the call, or between the call and its outcome: the task tries
+    the database again instead of failing (and being acknowledged) with the call already made."""
+    remote.route("POST", "/revoke", status=204)
+    action = high_risk_action(deliver, terminate_sessions=True)
+    original, failures = getattr(actions, step), []
+
+    def blip(*args, **kwargs):
+        if len(failures) < 2:
+            failures.append(1)
+            raise OperationalError("the database system is starting up")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(actions, step, blip)
+    assert run_policy_action.apply(args=[action.pk], throw=True).result == "SUCCEEDED"
+    assert len(failures) == 2
     action.refresh_from_db()
     assert (action.status, action.attempts, action.claimed_until) == (
-        ActionStatus.SUCCEEDED, 2, None,
+        ActionStatus.SUCCEEDED, 1, None,
     )  # fmt: skip
-    assert len(remote.requests_to("/revoke")) == 2
+    assert len(remote.requests_to("/revoke")) == 1
+    assert LogEvent.objects.filter(event_type=UNIVERSAL_LOGOUT).count() == 1
+
+
+def test_an_outcome_is_kept_only_under_its_own_claim(alice, deliver, remote, app, monkeypatch):
+    """A run whose claim lapsed and was taken over records nothing: the attempt is logged once,
+    by the run that holds it."""
+    remote.route("POST", "/revoke", status=204)
+    action = high_risk_action(deliver, terminate_sessions=True)
+    original = actions._attempt
+
+    def taken_over_meanwhile(claimed):
+        outcome = original(claimed)
+        later = timezone.now() + timedelta(seconds=30)
+        PolicyAction.objects.filter(pk=claimed.pk).update(claimed_until=later, redeliveries=1)
+        return outcome
+
+    monkeypatch.setattr(actions, "_attempt", taken_over_meanwhile)
+    run_policy_action.apply(args=[action.pk], throw=True)
+    action.refresh_from_db()
+    assert (action.status, action.redeliveries) == (ActionStatus.PENDING, 1)
+    assert not LogEvent.objects.filter(event_type=UNIVERSAL_LOGOUT).exists()
 
 
 def test_attempts_are_bounded_across_sweeps(alice, deliver, remote, app):
-    """Celery's retry count restarts with each task the sweeper sends; the action's does not."""
-    from risk.services.actions import MAX_ATTEMPTS
-
+    """However many tasks and sweeps run it, the action's attempts are counted on its row."""
     remote.route("POST", "/revoke", status=204)
     action = fire(alice, deliver, terminate_sessions=True)
     remote.route("POST", "/revoke", status=503)
@@ -171,10 +290,14 @@ def test_attempts_are_bounded_across_sweeps(alice, deliver, remote, app):
     assert len(remote.requests_to("/revoke")) == 2  # the first run, then one last attempt
 
 
-def test_workflow_webhook_is_signed_and_idempotent_across_retries(alice, deliver, remote):
+def test_workflow_webhook_is_signed_and_idempotent_across_retries(
+    alice, deliver, remote, retry_at_once
+):
     workflow, secret = workflow_create(name="Ticket", url=remote.url("/hook"))
     remote.route("POST", "/hook", handler=answers(500, 200))
-    action = fire(alice, deliver, workflow=workflow)
+    fire(alice, deliver, workflow=workflow)
+    policy_actions_deliver_due()
+    action = PolicyAction.objects.get()
     assert action.status == ActionStatus.SUCCEEDED
     first, second = remote.requests_to("/hook")
     assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"] == str(action.uuid)

@@ -17,6 +17,7 @@ from urllib.parse import quote, urlencode
 
 from django.conf import settings
 
+from common.metrics import management_call_counted
 from streams import fetch
 from streams.discovery import normalize_issuer
 from streams.models import ManagementAuth
@@ -112,6 +113,7 @@ class TransmitterClient:
             raise ManagementError(f"The transmitter's metadata has no {name}.")
         return url
 
+    @management_call_counted
     def call(
         self,
         method: str,

@@ -1,5 +1,7 @@
 """Settings shared by every environment; each value comes from the environment (see README)."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.env import BASE_DIR, env
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-secret-key-change-me")
@@ -46,6 +48,23 @@ STREAM_DEFERRED_CHECKS = env.int("STREAM_DEFERRED_CHECKS", default=5)
 POLL_INTERVAL_SECONDS = env.float("POLL_INTERVAL_SECONDS", default=5.0)
 POLL_MAX_EVENTS = env.int("POLL_MAX_EVENTS", default=100)
 
+# Retention (README "Operating the receiver"): days kept, 0 = forever. Pruned every
+# RETENTION_INTERVAL_SECONDS in batches of RETENTION_BATCH_SIZE rows, one short transaction each.
+SYSTEM_LOG_RETENTION_DAYS = env.int("SYSTEM_LOG_RETENTION_DAYS", default=90)
+ACCEPTED_SET_RETENTION_DAYS = env.int("ACCEPTED_SET_RETENTION_DAYS", default=90)
+RISK_HISTORY_RETENTION_DAYS = env.int("RISK_HISTORY_RETENTION_DAYS", default=365)
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
+RETENTION_INTERVAL_SECONDS = env.int("RETENTION_INTERVAL_SECONDS", default=300)
+
+# Health and metrics (events.operations): which readiness checks a 503 waits on, how old the
+# processing backlog and the last worker heartbeat may be, and the /metrics bearer token.
+READINESS_REQUIRED_CHECKS = env.list(
+    "READINESS_REQUIRED_CHECKS", default=["database", "redis", "broker"]
+)
+READINESS_BACKLOG_MAX_AGE_SECONDS = env.int("READINESS_BACKLOG_MAX_AGE_SECONDS", default=300)
+WORKER_HEARTBEAT_MAX_AGE_SECONDS = env.int("WORKER_HEARTBEAT_MAX_AGE_SECONDS", default=60)
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+
 # Risk (risk app): create users/devices from unknown subjects, and how emails are matched.
 RISK_AUTO_CREATE_ENTITIES = env.bool("RISK_AUTO_CREATE_ENTITIES", default=False)
 EMAIL_LOCAL_PART_CASE_SENSITIVE = env.bool("EMAIL_LOCAL_PART_CASE_SENSITIVE", default=False)
@@ -68,6 +87,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: probes and scrapers reach these by pod address over http (events.operations).
+    "events.operations.OperatorEndpointsMiddleware",
+    "common.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -154,6 +176,14 @@ CELERY_BEAT_SCHEDULE = {
     "maintain-managed-streams": {"task": "streams.maintain_managed_streams", "schedule": 60.0},
     "refresh-jwks": {"task": "streams.refresh_jwks", "schedule": 3600.0},
     "poll-streams": {"task": "events.poll_streams", "schedule": POLL_INTERVAL_SECONDS},
+    "prune-security-events": {
+        "task": "events.prune_security_events",
+        "schedule": float(RETENTION_INTERVAL_SECONDS),
+    },
+    "prune-risk-history": {
+        "task": "risk.prune_risk_history",
+        "schedule": float(RETENTION_INTERVAL_SECONDS),
+    },
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -213,10 +243,21 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# LOG_FORMAT=json: one JSON object a line with the request, task and SET trace ids
+# (common.logs); plain lines carry the same ids at their end. LOG_REQUESTS: a line per request.
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
+LOG_REQUESTS = env.bool("LOG_REQUESTS", default=True)
+_LOG_FORMATTERS = {
+    "plain": {"()": "common.logs.PlainFormatter",
+              "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    "json": {"()": "common.logs.JsonFormatter"},
+}  # fmt: skip
+if LOG_FORMAT not in _LOG_FORMATTERS:
+    raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"default": _LOG_FORMATTERS[LOG_FORMAT]},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "default"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }

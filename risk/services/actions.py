@@ -20,7 +20,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from common import metrics
 from common.crypto import decrypt
+from common.logs import bind_trace_id
 from risk.models import (
     ActionKind,
     ActionStatus,
@@ -210,6 +212,7 @@ def policy_action_execute(*, action_id: int, final_attempt: bool) -> ActionStatu
     action = PolicyAction.objects.select_related(
         "app", "workflow", "risk_change__entity", "risk_change__security_event"
     ).get(pk=action_id)
+    bind_trace_id(action.risk_change.trace_id)
     try:
         done, retry, detail = _attempt(action)
     except Exception as exc:  # a bug of ours: a failed attempt, logged and retried like others
@@ -218,6 +221,7 @@ def policy_action_execute(*, action_id: int, final_attempt: bool) -> ActionStatu
     gives_up = not done and (final_attempt or not retry or action.attempts >= MAX_ATTEMPTS)
     status = ActionStatus.SUCCEEDED if done else ActionStatus.FAILED if gives_up else None
     reason = detail if done else f"{detail}; {'gave up' if gives_up else 'will retry'}"
+    metrics.policy_action_attempted(kind=action.kind, done=done, gave_up=gives_up)
     with transaction.atomic():
         _attempt_log(action, done=done, reason=reason).save()
         fields: dict[str, Any] = {"last_error": "" if done else detail[:500], "claimed_until": None}

@@ -6,7 +6,6 @@ import time
 import pytest
 import requests
 from django.conf import settings
-from django.db import connection
 
 from events.models import SecurityEvent, SecurityEventStatus
 from risk.mapping import OKTA
@@ -16,12 +15,6 @@ from tests.processes import production_env, run_manage, start_celery_worker, sta
 from tests.servers import RedisServer, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def database_url():
-    s = connection.settings_dict
-    return f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
 
 
 def push(port: int, token: str) -> requests.Response:

@@ -10,6 +10,7 @@ from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
+from common import metrics
 from common.proxy import client_address
 from events.services import rejected_security_event_record, security_event_receive
 from events.verification import SetError, looks_like_compact_jws
@@ -98,6 +99,7 @@ class SecurityEventPushApi(APIView):
             return self._refuse(error, body or "", remote_addr)
         except DatabaseError:
             logger.exception("Database unavailable while receiving a SET")
+            metrics.set_refused(stream_id=None, err="database_unavailable")
             return _error(
                 503, "The receiver cannot store SETs right now.", retry_after=DB_RETRY_AFTER_SECONDS
             )

@@ -1,6 +1,8 @@
 """Every read of stored SETs for pages and other apps."""
 
-from django.db.models import Count, Q, QuerySet
+from datetime import datetime
+
+from django.db.models import Count, Min, Q, QuerySet
 
 from events.models import RejectedSecurityEvent, SecurityEvent, SecurityEventStatus
 
@@ -48,3 +50,12 @@ def security_event_seen(*, issuer: str, jti: str) -> bool:
     """Whether a SET with this jti from this issuer is stored, on any stream, removed ones too
     (a jti is unique per issuer, RFC 8417 §2.2)."""
     return SecurityEvent.objects.filter(issuer=issuer, jti=jti).exists()
+
+
+def processing_backlog() -> tuple[int, datetime | None]:
+    """(SETs waiting for processing, when the oldest of them was received): the drain's
+    backlog and lag, read on the partial index of PENDING SETs."""
+    row = SecurityEvent.objects.filter(status=SecurityEventStatus.PENDING).aggregate(
+        count=Count("id"), oldest=Min("received_at")
+    )
+    return row["count"], row["oldest"]

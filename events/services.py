@@ -13,6 +13,7 @@ from django.db.models import Count
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from common import metrics
 from events.dispatch import request_processing, running_drains
 from events.models import RejectedSecurityEvent, SecurityEvent, SecurityEventStatus
 from events.selectors import security_event_seen
@@ -99,6 +100,7 @@ def security_event_receive(
         verified = _receive_fresh(raw, options, store)
     except StreamChanged:
         verified = _receive_fresh(raw, options, store)
+    metrics.set_accepted(stream_id=verified.stream.pk)
     return verified
 
 
@@ -149,6 +151,7 @@ def rejected_security_event_record(
     Best effort: the refusal's answer matters more than its record, so a database that cannot
     keep it is logged, not raised.
     """
+    metrics.set_refused(stream_id=error.stream.pk if error.stream else None, err=error.err)
     if _over_rejection_cap(error):
         return None
     try:

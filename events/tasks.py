@@ -1,9 +1,11 @@
-"""The events app's periodic jobs: the pending-SET sweeper and the rejected-SET pruner."""
+"""The events app's periodic jobs: the pending-SET sweeper and the SET pruners."""
 
 from celery import shared_task
 from django.core.cache import cache
 
+from common.retention import retention_run
 from events.poll import stream_poll
+from events.retention import security_events_prune
 from events.services import pending_security_events_sweep, rejected_security_events_prune
 from streams.models import DeliveryMethod, Stream, StreamStatus
 from streams.ssf_client import ManagementError
@@ -21,6 +23,13 @@ def sweep_pending_security_events() -> int:
 def prune_rejected_security_events() -> int:
     """Apply the rejected-SET retention and cap; a rerun deletes nothing more."""
     return rejected_security_events_prune()
+
+
+@shared_task(name="events.prune_security_events")
+def prune_security_events() -> int:
+    """Beat job: delete accepted SETs past ACCEPTED_SET_RETENTION_DAYS, for at most
+    common.retention.RUN_SECONDS; a rerun, or a run overlapping another, deletes nothing twice."""
+    return retention_run("security-events", [security_events_prune])
 
 
 @shared_task(name="events.poll_streams")

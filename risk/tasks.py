@@ -2,6 +2,8 @@
 
 from celery import shared_task
 
+from common.retention import retention_run
+from risk.retention import log_events_prune, risk_changes_prune
 from risk.services.actions import policy_action_execute, policy_actions_deliver_due
 from risk.services.processing import security_events_process_pending
 from risk.services.system_log import stream_changes_mirror
@@ -34,3 +36,10 @@ def sweep_pending_policy_actions() -> int:
 def mirror_stream_changes() -> int:
     """Copy stream changes into the System Log; a rerun copies nothing more."""
     return stream_changes_mirror()
+
+
+@shared_task(name="risk.prune_risk_history")
+def prune_risk_history() -> int:
+    """Beat job: delete System Log records and risk changes past their retention, for at most
+    common.retention.RUN_SECONDS; a rerun, or a run overlapping another, deletes nothing twice."""
+    return retention_run("risk-history", [log_events_prune, risk_changes_prune])

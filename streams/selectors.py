@@ -46,3 +46,13 @@ def stream_signing_keys(*, stream: Stream) -> list[SigningKey]:
 def stream_jwks(*, stream_id: str) -> tuple[dict[str, Any], datetime]:
     """The stream's cached JWKS and when it was fetched, as stored now."""
     return Stream.objects.values_list("jwks", "jwks_fetched_at").get(pk=stream_id)
+
+
+def stream_monitoring_list() -> list[dict[str, Any]]:
+    """Every stream with what its monitoring series need: name, status, when a SET last
+    arrived, and for a stream we manage at the transmitter when it was last verified."""
+    rows = Stream.objects.order_by("pk").values(
+        "id", "name", "status", "created_at", "last_set_received_at",
+        "management__remote_stream_id", "management__verified_at",
+    )  # fmt: skip
+    return [dict(row) for row in rows]

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from common.metrics import jwks_fetch_counted
 from common.tasks import enqueue_on_commit
 from common.types import Actor
 from streams.audit import stream_change_record, stream_snapshot
@@ -411,7 +412,8 @@ def stream_jwks_refetch(*, stream: Stream) -> bool:
     )
     if not claimed:
         return False
-    jwks, _keys = fetch_jwks(stream.jwks_url)
+    with jwks_fetch_counted(stream_id=stream.pk):
+        jwks, _keys = fetch_jwks(stream.jwks_url)
     fetched_at = timezone.now()
     Stream.objects.filter(pk=stream.pk).update(jwks=jwks, jwks_fetched_at=fetched_at)
     stream.jwks, stream.jwks_fetched_at = jwks, fetched_at
@@ -427,7 +429,8 @@ def streams_jwks_refresh() -> dict[str, int]:
     counts = {"refreshed": 0, "failed": 0}
     for stream in Stream.objects.filter(status=StreamStatus.ACTIVE):
         try:
-            jwks, _keys = fetch_jwks(stream.jwks_url)
+            with jwks_fetch_counted(stream_id=stream.pk):
+                jwks, _keys = fetch_jwks(stream.jwks_url)
         except DiscoveryError:
             counts["failed"] += 1
             continue

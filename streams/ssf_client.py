@@ -22,6 +22,7 @@ from urllib.parse import quote, urlencode
 
 from django.conf import settings
 
+from common.metrics import management_call_counted
 from streams import fetch
 from streams.discovery import normalize_issuer
 from streams.models import ManagementAuth, TokenAuthMethod
@@ -196,6 +197,7 @@ class TransmitterClient:
             raise ManagementError(f"The transmitter's metadata has no {name}.")
         return url
 
+    @management_call_counted
     def call(
         self,
         method: str,

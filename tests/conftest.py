@@ -173,3 +173,23 @@ def readonly_client(db, readonly_admin):
     client = Client()
     client.force_login(readonly_admin)
     return client
+
+
+@pytest.fixture
+def counters(redis_url):
+    """The metrics counters from zero; `counters(name, **labels)` reads one, flushed first."""
+    from common import metrics
+    from common.redis import redis_client
+
+    metrics.flush()
+    redis_client().delete(metrics.COUNTERS_KEY, metrics.GAUGES_KEY)
+
+    def read(name: str, **labels: str) -> float:
+        metrics.flush()
+        for family in metrics.stored_families():
+            for sample in family.samples:
+                if family.name == name and sample.labels == labels:
+                    return sample.value
+        return 0.0
+
+    return read

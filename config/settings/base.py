@@ -1,5 +1,7 @@
 """Settings shared by every environment; each value comes from the environment (see README)."""
 
+from django.core.exceptions import ImproperlyConfigured
+
 from config.env import BASE_DIR, address_list, env
 
 SECRET_KEY = env("DJANGO_SECRET_KEY", default="dev-only-insecure-secret-key-change-me")
@@ -61,6 +63,23 @@ POLL_MAX_EVENTS = env.int("POLL_MAX_EVENTS", default=100)
 STREAM_UPKEEP_INTERVAL_SECONDS = env.float("STREAM_UPKEEP_INTERVAL_SECONDS", default=60.0)
 JWKS_REFRESH_INTERVAL_SECONDS = env.float("JWKS_REFRESH_INTERVAL_SECONDS", default=3600.0)
 
+# Retention (README "Operating the receiver"): days kept, 0 = forever. Pruned every
+# RETENTION_INTERVAL_SECONDS in batches of RETENTION_BATCH_SIZE rows, one short transaction each.
+SYSTEM_LOG_RETENTION_DAYS = env.int("SYSTEM_LOG_RETENTION_DAYS", default=90)
+ACCEPTED_SET_RETENTION_DAYS = env.int("ACCEPTED_SET_RETENTION_DAYS", default=90)
+RISK_HISTORY_RETENTION_DAYS = env.int("RISK_HISTORY_RETENTION_DAYS", default=365)
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
+RETENTION_INTERVAL_SECONDS = env.int("RETENTION_INTERVAL_SECONDS", default=300)
+
+# Health and metrics (events.operations): which readiness checks a 503 waits on, how old the
+# processing backlog and the last worker heartbeat may be, and the /metrics bearer token.
+READINESS_REQUIRED_CHECKS = env.list(
+    "READINESS_REQUIRED_CHECKS", default=["database", "redis", "broker"]
+)
+READINESS_BACKLOG_MAX_AGE_SECONDS = env.int("READINESS_BACKLOG_MAX_AGE_SECONDS", default=300)
+WORKER_HEARTBEAT_MAX_AGE_SECONDS = env.int("WORKER_HEARTBEAT_MAX_AGE_SECONDS", default=60)
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+
 # Risk (risk app): create users/devices from unknown subjects, and how emails are matched.
 RISK_AUTO_CREATE_ENTITIES = env.bool("RISK_AUTO_CREATE_ENTITIES", default=False)
 EMAIL_LOCAL_PART_CASE_SENSITIVE = env.bool("EMAIL_LOCAL_PART_CASE_SENSITIVE", default=False)
@@ -92,7 +111,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: probes and scrapers reach these by pod address over http (events.operations).
+    "events.operations.OperatorEndpointsMiddleware",
     "common.proxy.TrustedProxyMiddleware",
+    "common.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -203,6 +225,8 @@ CELERY_BEAT_SCHEDULE = {
     ),
     "refresh-jwks": _every(JWKS_REFRESH_INTERVAL_SECONDS, "streams.refresh_jwks"),
     "poll-streams": _every(POLL_INTERVAL_SECONDS, "events.poll_streams"),
+    "prune-security-events": _every(RETENTION_INTERVAL_SECONDS, "events.prune_security_events"),
+    "prune-risk-history": _every(RETENTION_INTERVAL_SECONDS, "risk.prune_risk_history"),
 }
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -262,10 +286,21 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
 }
 
+# LOG_FORMAT=json: one JSON object a line with the request, task and SET trace ids
+# (common.logs); plain lines carry the same ids at their end. LOG_REQUESTS: a line per request.
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
+LOG_REQUESTS = env.bool("LOG_REQUESTS", default=True)
+_LOG_FORMATTERS = {
+    "plain": {"()": "common.logs.PlainFormatter",
+              "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    "json": {"()": "common.logs.JsonFormatter"},
+}  # fmt: skip
+if LOG_FORMAT not in _LOG_FORMATTERS:
+    raise ImproperlyConfigured("LOG_FORMAT must be plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"default": _LOG_FORMATTERS[LOG_FORMAT]},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "default"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }

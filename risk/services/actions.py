@@ -37,7 +37,9 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from common import metrics
 from common.crypto import decrypt
+from common.logs import bind_trace_id
 from risk.models import (
     ActionKind,
     ActionStatus,
@@ -294,6 +296,7 @@ def _record(action: PolicyAction, *, status: ActionStatus | None, done: bool, de
 def _deliver(action: PolicyAction) -> ActionStatus | None:
     """Make the claimed attempt and record it; the action's new status (None: still PENDING,
     due again after a back-off)."""
+    bind_trace_id(action.risk_change.trace_id)
     if action.redeliveries > MAX_REDELIVERIES:
         done, retry = False, False
         detail = f"the worker stopped during each of {action.redeliveries} sends"
@@ -306,6 +309,7 @@ def _deliver(action: PolicyAction) -> ActionStatus | None:
     gives_up = not done and (not retry or action.attempts >= MAX_ATTEMPTS)
     status = ActionStatus.SUCCEEDED if done else ActionStatus.FAILED if gives_up else None
     reason = detail if done else f"{detail}; {'gave up' if gives_up else 'will retry'}"
+    metrics.policy_action_attempted(kind=action.kind, done=done, gave_up=gives_up)
     _retrying_database_errors(
         lambda: _record(action, status=status, done=done, detail=detail, reason=reason)
     )

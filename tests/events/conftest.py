@@ -1,4 +1,4 @@
-"""Fixtures of the production-shape tests: the test database as a URL for other processes."""
+"""Fixtures of the production-shape tests: the test database as a URL for real processes."""
 
 import pytest
 from django.db import connection

@@ -330,3 +330,28 @@ def test_outbound_urls_follow_the_safe_fetch_rules(settings, db):
     settings.ALLOW_INSECURE_TRANSMITTER_URLS = False
     with pytest.raises(Exception, match="must use https"):
         connected_app_create(name="x", revocation_endpoint="http://app.example/revoke", token="t")
+
+
+def test_attempts_are_counted_by_outcome_and_log_the_trace_id(
+    alice, deliver, remote, app, counters, monkeypatch
+):
+    """Each attempt counts once by its outcome; while it runs, log lines carry the SET's trace
+    id and the task's id (common.logs)."""
+    from common.logs import log_context
+    from risk.models import RiskChange
+    from risk.services import actions
+
+    contexts, send = [], actions._send
+    monkeypatch.setattr(actions, "_send", lambda action: contexts.append(log_context()) or
+                        send(action))  # fmt: skip
+    remote.route("POST", "/revoke", handler=answers(503, 204))
+    action = fire(alice, deliver, terminate_sessions=True)
+    kind = "TERMINATE_ALL_SESSIONS"
+    assert counters("ssf_policy_actions", kind=kind, outcome="retrying") == 1
+    assert counters("ssf_policy_actions", kind=kind, outcome="succeeded") == 1
+    assert counters("ssf_policy_actions", kind=kind, outcome="failed") == 0
+    assert action.status == ActionStatus.SUCCEEDED
+    trace_id = RiskChange.objects.get().trace_id
+    assert [c["trace_id"] for c in contexts] == [trace_id, trace_id]
+    assert {c["task_name"] for c in contexts} == {"risk.run_policy_action"}
+    assert log_context() == {}  # nothing left bound once the task is over

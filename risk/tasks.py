@@ -9,7 +9,7 @@ from risk.services.actions import (
     policy_action_execute,
 )
 from risk.services.processing import security_events_process_pending
-from risk.services.system_log import stream_changes_mirror
+from risk.services.system_log import admin_sign_in_record, stream_changes_mirror
 
 ACTION_MAX_RETRIES = MAX_ATTEMPTS - 1
 
@@ -48,3 +48,14 @@ def sweep_pending_policy_actions() -> int:
 def mirror_stream_changes() -> int:
     """Copy stream changes into the System Log; a rerun copies nothing more."""
     return stream_changes_mirror()
+
+
+@shared_task(name="risk.record_admin_sign_in")
+def record_admin_sign_in(
+    record_id: str, event_type: str, user_id: int | None, username: str, outcome: str,
+    reason: str, debug_data: dict,
+) -> None:  # fmt: skip
+    """Write one sign-in record to the System Log; a rerun (same record_id) writes nothing."""
+    admin_sign_in_record(record_id=record_id, event_type=event_type, user_id=user_id,
+                         username=username, outcome=outcome, reason=reason,
+                         debug_data=debug_data)  # fmt: skip

@@ -68,7 +68,7 @@ def _safe_next(request: HttpRequest, url: str | None) -> str:
     allowed = url and url_has_allowed_host_and_scheme(
         url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     )
-    return url if allowed else reverse(settings.LOGIN_REDIRECT_URL)
+    return url if url and allowed else reverse(settings.LOGIN_REDIRECT_URL)
 
 
 class ConsoleLoginView(ThrottledLoginView):

@@ -53,11 +53,11 @@ def totp_device(user: User) -> TOTPDevice | None:
 
 def mfa_enrolled(user: User) -> bool:
     """Whether a password sign-in of `user` needs a second factor."""
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    return bool(TOTPDevice.objects.filter(user=user, confirmed=True).exists())
 
 
 def recovery_codes_left(user: User) -> int:
-    return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
+    return int(StaticToken.objects.filter(device__user=user, device__confirmed=True).count())
 
 
 def totp_key_new() -> str:

@@ -3,8 +3,8 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 from django.views.generic import RedirectView
 
-from common.ids import ObjectIdConverter
 from common.identity_views import ConsoleLoginView
+from common.ids import ObjectIdConverter
 
 register_converter(ObjectIdConverter, "oid")
 

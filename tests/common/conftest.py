@@ -1,4 +1,4 @@
-"""Sign-in fixtures: the real OpenID provider (npm oidc-provider) and SSO settings pointing at it."""
+"""Sign-in fixtures: the real OpenID provider (npm oidc-provider) and SSO settings for it."""
 
 import pytest
 

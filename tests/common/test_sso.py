@@ -24,7 +24,8 @@ def test_authorization_request_uses_pkce_s256_state_and_nonce(client, sso_settin
     assert response["Location"].startswith(sso_settings.SSO_ISSUER + "/auth?")
     assert query["code_challenge_method"] == ["S256"]
     assert len(query["code_challenge"][0]) == 43  # base64url of a SHA-256
-    assert query["state"][0] and query["nonce"][0]
+    assert query["state"][0]
+    assert query["nonce"][0]
     assert query["scope"] == ["openid email profile groups"]
 
 
@@ -156,9 +157,7 @@ def test_login_page_offers_sso_beside_passwords(client, sso_settings):
     assert b'name="password"' in response.content
 
 
-def test_passwords_off_shows_only_sso_and_refuses_password_posts(
-    client, sso_settings, super_admin
-):
+def test_passwords_off_shows_only_sso_and_refuses_password_posts(client, sso_settings, super_admin):
     sso_settings.LOCAL_PASSWORD_SIGN_IN = False
 
     page = client.get(reverse("login"))
@@ -183,3 +182,14 @@ def test_sso_off_has_no_button_and_no_endpoints(client, settings):
 
     assert b"Sign in with" not in client.get(reverse("login")).content
     assert client.get("/accounts/sso/start/").status_code == 404
+
+
+def test_code_the_idp_refuses_is_a_page(client, sso_sign_in):
+    def tamper(url):
+        return url.replace("code=", "code=forged", 1)
+
+    response, _ = sso_sign_in("alice", tamper=tamper)
+
+    assert response.status_code == 403
+    assert "refused the sign-in code (invalid_grant)" in response.context["reason"]
+    assert signed_in_user(client) is None

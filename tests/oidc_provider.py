@@ -29,6 +29,18 @@ ACCOUNTS = {
 }
 
 
+def configure_sso(settings, provider: "OidcProvider", **overrides) -> None:
+    """Point the receiver's SSO settings at `provider`, with its groups mapped to the roles."""
+    settings.SSO_ISSUER = provider.issuer
+    settings.SSO_CLIENT_ID = CLIENT_ID
+    settings.SSO_CLIENT_SECRET = CLIENT_SECRET
+    settings.SSO_SCOPES = "openid email profile groups"
+    settings.SSO_SUPER_ADMIN_VALUES = [SUPER_ADMIN_GROUP]
+    settings.SSO_READ_ONLY_ADMIN_VALUES = [READ_ONLY_GROUP]
+    for name, value in overrides.items():
+        setattr(settings, name, value)
+
+
 class OidcProvider:
     """One provider process; `sign_in` walks its login form the way a browser does."""
 

@@ -2,8 +2,7 @@
 
 import pytest
 
-from tests import oidc_provider
-from tests.oidc_provider import OidcProvider
+from tests.oidc_provider import OidcProvider, configure_sso
 
 TEST_CALLBACK = "http://testserver/accounts/sso/callback/"
 
@@ -17,13 +16,7 @@ def oidc_idp():
 
 @pytest.fixture
 def sso_settings(settings, oidc_idp):
-    settings.SSO_ISSUER = oidc_idp.issuer
-    settings.SSO_CLIENT_ID = oidc_provider.CLIENT_ID
-    settings.SSO_CLIENT_SECRET = oidc_provider.CLIENT_SECRET
-    settings.SSO_DISPLAY_NAME = "Test IdP"
-    settings.SSO_SCOPES = "openid email profile groups"
-    settings.SSO_SUPER_ADMIN_VALUES = [oidc_provider.SUPER_ADMIN_GROUP]
-    settings.SSO_READ_ONLY_ADMIN_VALUES = [oidc_provider.READ_ONLY_GROUP]
+    configure_sso(settings, oidc_idp, SSO_DISPLAY_NAME="Test IdP")
     return settings
 
 

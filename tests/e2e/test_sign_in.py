@@ -8,8 +8,7 @@ import pytest
 from django_otp.oath import TOTP
 from playwright.sync_api import expect
 
-from tests import oidc_provider
-from tests.oidc_provider import OidcProvider
+from tests.oidc_provider import OidcProvider, configure_sso
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -23,12 +22,7 @@ def browser_idp(live_server):
 
 @pytest.fixture
 def sso(settings, browser_idp):
-    settings.SSO_ISSUER = browser_idp.issuer
-    settings.SSO_CLIENT_ID = oidc_provider.CLIENT_ID
-    settings.SSO_CLIENT_SECRET = oidc_provider.CLIENT_SECRET
-    settings.SSO_SCOPES = "openid email profile groups"
-    settings.SSO_SUPER_ADMIN_VALUES = [oidc_provider.SUPER_ADMIN_GROUP]
-    settings.SSO_READ_ONLY_ADMIN_VALUES = [oidc_provider.READ_ONLY_GROUP]
+    configure_sso(settings, browser_idp)
     return browser_idp
 
 

@@ -19,6 +19,7 @@ from urllib.parse import quote, urlencode
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, User
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -359,6 +360,9 @@ class ConsoleOidcBackend(OIDCAuthenticationBackend):
         # Django builds every backend for every sign-in, passwords included: read nothing and
         # fetch nothing here (the library's __init__ requires its endpoint settings).
         self.UserModel = get_user_model()
+
+    # Django's, which refuses a deactivated user's session; the library's returns any user.
+    get_user = ModelBackend.get_user
 
     def authenticate(self, request: HttpRequest | None, **kwargs: Any) -> User | None:  # type: ignore[override]
         # Only the callback view passes exactly these; a password sign-in with ?code= in its

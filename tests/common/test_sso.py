@@ -193,3 +193,13 @@ def test_code_the_idp_refuses_is_a_page(client, sso_sign_in):
     assert response.status_code == 403
     assert "refused the sign-in code (invalid_grant)" in response.context["reason"]
     assert signed_in_user(client) is None
+
+
+def test_deactivated_sso_user_loses_the_session(client, sso_sign_in):
+    sso_sign_in("alice")
+    get_user_model().objects.filter(username="alice").update(is_active=False)
+
+    assert client.get(reverse("streams:stream_list")).status_code == 302
+    assert signed_in_user(client) is not None  # the row is there; the session no longer counts
+    response, _ = sso_sign_in("alice")
+    assert response.status_code == 403

@@ -32,6 +32,8 @@ TOTP_STEP, TOTP_DIGITS, TOTP_TOLERANCE = 30, 6, 1
 
 
 class OtpCheck(enum.Enum):
+    """The outcome of checking one code."""
+
     VERIFIED = "verified"
     WRONG = "wrong"
     THROTTLED = "throttled"
@@ -57,6 +59,7 @@ def mfa_enrolled(user: User) -> bool:
 
 
 def recovery_codes_left(user: User) -> int:
+    """How many unused recovery codes the user has."""
     return int(StaticToken.objects.filter(device__user=user, device__confirmed=True).count())
 
 
@@ -151,9 +154,11 @@ def mfa_verify(*, user: User, token: str) -> OtpResult:
 
 
 def mfa_reset(*, user: User) -> None:
-    """Remove the user's authenticator app and recovery codes (password sign-in alone again)."""
-    TOTPDevice.objects.filter(user=user).delete()
-    StaticDevice.objects.filter(user=user).delete()
+    """Remove the user's authenticator app and recovery codes (password sign-in alone again);
+    a second call removes nothing more."""
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()
 
 
 def mfa_required_for(user: User) -> bool:

@@ -203,3 +203,13 @@ def test_deactivated_sso_user_loses_the_session(client, sso_sign_in):
     assert signed_in_user(client) is not None  # the row is there; the session no longer counts
     response, _ = sso_sign_in("alice")
     assert response.status_code == 403
+
+
+def test_sso_admins_have_no_local_mfa_to_set_up(client, sso_sign_in):
+    sso_sign_in("alice")
+
+    page = client.get(reverse("identity:mfa_manage"))
+    attempt = client.post(reverse("identity:totp_setup"), {"code": "123456"})
+
+    assert b"your identity provider handles multi-factor" in page.content
+    assert attempt.status_code == 403

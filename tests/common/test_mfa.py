@@ -220,3 +220,12 @@ def test_mfa_sign_in_is_in_the_system_log(client, enrolled, django_capture_on_co
         ("user.session.start", "FAILURE"),
     ]
     assert LogEvent.objects.last().actor["alternateId"] == "sam"
+
+
+def test_operator_resets_a_lost_authenticator(client, enrolled):
+    from django.core.management import call_command
+
+    call_command("reset_mfa", "--user", "sam")
+
+    assert not TOTPDevice.objects.exists()
+    assert password_step(client)["Location"] == reverse("streams:stream_list")

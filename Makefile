@@ -31,7 +31,11 @@ demo: $(VENV)/.runtime ## Like make run, plus a local SSF transmitter that adds 
 	$(BIN)/python manage.py create_admin --first
 	$(BIN)/python manage.py demo
 
-test: $(VENV)/.dev ## The whole suite against real PostgreSQL and Redis (started by the harness) and headless Chromium
+# The real OpenID provider the SSO tests start (npm's oidc-provider, pinned by its lock file).
+tests/oidc/node_modules/.package-lock.json: tests/oidc/package-lock.json
+	npm ci --prefix tests/oidc --no-audit --no-fund --loglevel=error
+
+test: $(VENV)/.dev tests/oidc/node_modules/.package-lock.json ## The whole suite against real PostgreSQL and Redis (started by the harness) and headless Chromium
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -69,4 +73,4 @@ bench-faults: $(VENV)/.dev ## Fault injection (kill -9, Redis down, PostgreSQL r
 	$(BIN)/python bench/faults.py
 
 clean: ## Remove the venv, the SQLite database and caches
-	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) db.sqlite3 staticfiles .pytest_cache .ruff_cache tests/oidc/node_modules

@@ -1,4 +1,4 @@
-"""API tokens: how scripts and Okta-style clients reach the management API."""
+"""API tokens (for scripts and Okta-style clients) and the SSO identities admins sign in as."""
 
 from django.conf import settings
 from django.db import models
@@ -46,3 +46,27 @@ class ApiToken(models.Model):
         if self.expires_at is not None and self.expires_at <= timezone.now():
             return ApiTokenState.EXPIRED
         return ApiTokenState.ACTIVE
+
+
+class SsoIdentity(models.Model):
+    """The IdP account (issuer + `sub`) a console user signs in as; never matched by e-mail.
+
+    OpenID Connect Core §5.7: only `iss` and `sub` identify an end-user; an e-mail address or a
+    username can be reassigned at the IdP, so linking by them would hand over a local account.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identity"
+    )
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_sign_in_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="sso_identity_unique_sub")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject} at {self.issuer}"

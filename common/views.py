@@ -61,9 +61,14 @@ class ThrottledLoginView(LoginView):
         return super().form_invalid(form)
 
     def form_valid(self, form):
-        device = sign_in_success_record(attempt=self.attempt, user=form.get_user())
         response = super().form_valid(form)
         session_start(self.request)
+        return self.password_accepted(form.get_user(), response)
+
+    def password_accepted(self, user, response: HttpResponse) -> HttpResponse:
+        """The password was right (a second factor may still follow): forget the failures and
+        remember this browser with the device cookie."""
+        device = sign_in_success_record(attempt=self.attempt, user=user)
         response.set_cookie(
             DEVICE_COOKIE, device, max_age=DEVICE_COOKIE_MAX_AGE, path=reverse("login"),
             secure=settings.SESSION_COOKIE_SECURE, httponly=True, samesite="Lax",

@@ -2,15 +2,15 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, register_converter
 from django.views.generic import RedirectView
 
+from common.identity_views import ConsoleLoginView
 from common.ids import ObjectIdConverter
-from common.views import ThrottledLoginView
 
 register_converter(ObjectIdConverter, "oid")
 
 # Sign in and out and change one's password; no password reset by e-mail (admins are made with
 # manage.py create_admin, and no mail is configured).
 account_urlpatterns = [
-    path("login/", ThrottledLoginView.as_view(), name="login"),
+    path("login/", ConsoleLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
@@ -23,6 +23,7 @@ account_urlpatterns = [
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="streams:stream_list"), name="home"),
     path("accounts/", include(account_urlpatterns)),
+    path("accounts/", include("common.identity_urls", namespace="identity")),
     path(
         "security/device-integrations/shared-signals/",
         include("streams.urls", namespace="streams"),

@@ -162,7 +162,9 @@ def resolve_allowed_address(host: str, port: int) -> str:
     refusals = []
     for _family, _type, _proto, _name, sockaddr in infos:
         address = str(sockaddr[0])
-        refusal = address_refusal(address, allow_insecure=_allow_insecure())
+        refusal = address_refusal(
+            address, allow_insecure=_allow_insecure() or _private_addresses_allowed.get()
+        )
         if refusal is None:
             return address
         refusals.append(refusal)
@@ -235,6 +237,10 @@ def _shut_down(sock: socket.socket) -> None:
 
 _current_deadline: ContextVar[_ExchangeDeadline | None] = ContextVar(
     "outbound_exchange_deadline", default=None
+)
+# Set for the length of one safe_request(allow_private_addresses=True).
+_private_addresses_allowed: ContextVar[bool] = ContextVar(
+    "outbound_private_addresses_allowed", default=False
 )
 
 
@@ -361,18 +367,40 @@ def safe_request(
     json_body: Any = None,
     data: bytes | None = None,
     headers: dict[str, str] | None = None,
+    allow_private_addresses: bool = False,
 ) -> FetchedResponse:
     """Send one request under the rules in this module's docstring and return the answer.
 
     GET requests follow up to OUTBOUND_MAX_REDIRECTS redirects; other methods return the 3xx.
+    `allow_private_addresses` is for URLs an operator configured (the sign-in identity provider,
+    often on the company network), never for admin-given ones: loopback and private addresses
+    are then allowed, link-local and metadata addresses still refused, https still required.
     Raises a FetchError subclass whose message names what failed.
     """
     connect_timeout = settings.OUTBOUND_CONNECT_TIMEOUT
     read_timeout = settings.OUTBOUND_READ_TIMEOUT
-    with (
-        _session() as session,
-        _ExchangeDeadline(exchange_time_limit(), host=urlsplit(url).hostname),
-    ):
+    total_limit = exchange_time_limit()
+    private_token = _private_addresses_allowed.set(allow_private_addresses)
+    try:
+        return _exchange(method, url, json_body=json_body, data=data, headers=headers,
+                         connect_timeout=connect_timeout, read_timeout=read_timeout,
+                         total_limit=total_limit)  # fmt: skip
+    finally:
+        _private_addresses_allowed.reset(private_token)
+
+
+def _exchange(
+    method: str,
+    url: str,
+    *,
+    json_body: Any,
+    data: bytes | None,
+    headers: dict[str, str] | None,
+    connect_timeout: float,
+    read_timeout: float,
+    total_limit: float,
+) -> FetchedResponse:
+    with _session() as session, _ExchangeDeadline(total_limit, host=urlsplit(url).hostname):
         for _hop in range(settings.OUTBOUND_MAX_REDIRECTS + 1):
             check_url(url)
             host = urlsplit(url).hostname

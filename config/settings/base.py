@@ -104,6 +104,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "common",
     "streams",
     "events",
@@ -123,6 +126,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "common.sessions.SessionTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "common.mfa_middleware.MfaEnrolmentRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
@@ -172,6 +176,34 @@ SIGN_IN_ADDRESS_WINDOW_SECONDS = env.int("SIGN_IN_ADDRESS_WINDOW_SECONDS", defau
 SESSION_IDLE_TIMEOUT_SECONDS = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=30 * 60)
 SESSION_ABSOLUTE_TIMEOUT_SECONDS = env.int("SESSION_ABSOLUTE_TIMEOUT_SECONDS", default=12 * 3600)
 SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT_SECONDS
+
+# Admin sign-in (README "Admin sign-in"). Single sign-on over OpenID Connect is on when
+# SSO_ISSUER is set; the IdP's endpoints come from its discovery document unless all of
+# SSO_AUTHORIZATION_ENDPOINT, SSO_TOKEN_ENDPOINT and SSO_JWKS_URI are given.
+SSO_ISSUER = env("SSO_ISSUER", default="")
+SSO_CLIENT_ID = env("SSO_CLIENT_ID", default="")
+SSO_CLIENT_SECRET = env("SSO_CLIENT_SECRET", default="")
+SSO_DISPLAY_NAME = env("SSO_DISPLAY_NAME", default="SSO")
+SSO_SCOPES = env("SSO_SCOPES", default="openid email profile")
+SSO_ROLE_CLAIM = env("SSO_ROLE_CLAIM", default="groups")
+SSO_SUPER_ADMIN_VALUES = env.list("SSO_SUPER_ADMIN_VALUES", default=[])
+SSO_READ_ONLY_ADMIN_VALUES = env.list("SSO_READ_ONLY_ADMIN_VALUES", default=[])
+SSO_USERNAME_CLAIM = env("SSO_USERNAME_CLAIM", default="preferred_username")
+SSO_AUTHORIZATION_ENDPOINT = env("SSO_AUTHORIZATION_ENDPOINT", default="")
+SSO_TOKEN_ENDPOINT = env("SSO_TOKEN_ENDPOINT", default="")
+SSO_USERINFO_ENDPOINT = env("SSO_USERINFO_ENDPOINT", default="")
+SSO_JWKS_URI = env("SSO_JWKS_URI", default="")
+SSO_METADATA_CACHE_SECONDS = env.int("SSO_METADATA_CACHE_SECONDS", default=3600)
+# False: the sign-in page offers only single sign-on and refuses every password.
+LOCAL_PASSWORD_SIGN_IN = env.bool("LOCAL_PASSWORD_SIGN_IN", default=True)
+# True: a Super admin signing in with a password must enrol a second factor before any page.
+MFA_REQUIRED_FOR_SUPER_ADMINS = env.bool("MFA_REQUIRED_FOR_SUPER_ADMINS", default=False)
+# The name authenticator apps show beside the account (django-otp's TOTP key URI issuer).
+OTP_TOTP_ISSUER = env("MFA_ISSUER_NAME", default="SSF Receiver")
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "common.sso.ConsoleOidcBackend",
+]
 
 CACHES = {
     "default": {

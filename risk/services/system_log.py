@@ -3,9 +3,11 @@
 import functools
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
+from common.sign_in_log import SIGN_IN_MESSAGES
 from common.types import Actor
 from risk.models import Entity, EntityKind, LogEvent, OutcomeResult, Severity
 from streams.models import StreamChange
@@ -27,7 +29,7 @@ STREAM_EVENT_TYPES = {
 }
 EVENT_TYPES = [
     RECEIVE_EVENT, RISK_CHANGE, POLICY_EVALUATE, POLICY_ACTION, UNIVERSAL_LOGOUT, WORKFLOW_RUN,
-    *sorted(set(STREAM_EVENT_TYPES.values())),
+    *sorted(set(STREAM_EVENT_TYPES.values())), *SIGN_IN_MESSAGES,
 ]  # fmt: skip
 
 
@@ -158,6 +160,40 @@ def stream_changes_mirror() -> int:
         except IntegrityError:
             continue  # a concurrent mirror copied it first
     return copied
+
+
+def admin_sign_in_record(
+    *,
+    record_id: str,
+    event_type: str,
+    user_id: int | None,
+    username: str,
+    outcome: str,
+    reason: str,
+    debug_data: dict[str, Any],
+) -> LogEvent:
+    """Record one console sign-in step with the admin as actor; a rerun with the same
+    `record_id` (the LogEvent uuid) records nothing more."""
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    actor = admin_actor(user=user) if user is not None else {
+        "id": "unknown", "type": "User", "alternateId": username[:100], "displayName": "Unknown"
+    }  # fmt: skip
+    event = log_event(
+        event_type=event_type,
+        display_message=SIGN_IN_MESSAGES.get(event_type, event_type),
+        actor=actor,
+        outcome=OutcomeResult(outcome),
+        reason=reason,
+        severity=Severity.INFO if outcome == OutcomeResult.SUCCESS else Severity.WARN,
+        debug_data=debug_data,
+        uuid=record_id,
+    )
+    with transaction.atomic():
+        existing = LogEvent.objects.filter(uuid=record_id).first()
+        if existing is not None:
+            return existing
+        event.save()
+    return event
 
 
 def log_event_to_okta(event: LogEvent) -> dict[str, Any]:

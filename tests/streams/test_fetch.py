@@ -307,3 +307,18 @@ def test_a_trickling_server_is_cut_off_at_the_total_limit(short_limits, head, tr
         assert 0.9 < time.monotonic() - started < 1.5
     finally:
         server.stop()
+
+
+def test_operator_configured_urls_may_reach_private_addresses_but_only_over_https(settings):
+    """The sign-in IdP (common.sso) is often on the company network; https stays required."""
+    settings.ALLOW_INSECURE_TRANSMITTER_URLS = False
+    url = f"https://localhost:{free_port()}/.well-known/openid-configuration"
+
+    # Past the address check: nothing listens there, so the connection itself fails.
+    with pytest.raises(fetch.Unreachable, match="connection refused"):
+        fetch.safe_request("GET", url, allow_private_addresses=True)
+    with pytest.raises(fetch.RefusedURL, match="must use https"):
+        fetch.safe_request("GET", url.replace("https", "http"), allow_private_addresses=True)
+    # The allowance ends with its request.
+    with pytest.raises(fetch.RefusedURL, match=r"127\.0\.0\.1|::1"):
+        fetch.safe_request("GET", url)

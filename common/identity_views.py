@@ -49,6 +49,7 @@ from common.sign_in_log import (
     SESSION_START,
     sign_in_log,
 )
+from common.text import has_unstorable_text
 from common.views import ThrottledLoginView, render_secret_once
 
 MFA_PENDING_KEY = "ssf_mfa_pending"
@@ -93,7 +94,9 @@ class ConsoleLoginView(ThrottledLoginView):
 
     def form_invalid(self, form):
         username = self.request.POST.get("username", "")[:150]
-        user = get_user_model().objects.filter(username=username).first()
+        user = None
+        if not has_unstorable_text(username):  # a NUL cannot be looked up, only refused
+            user = get_user_model().objects.filter(username=username).first()
         sign_in_log(SESSION_START, user=user, username=username, outcome=FAILURE,
                     reason="INVALID_CREDENTIALS", authnMethod="PASSWORD")  # fmt: skip
         return super().form_invalid(form)

@@ -14,6 +14,7 @@ from tests.servers import RedisServer, free_port
 pytestmark = pytest.mark.django_db(transaction=True)
 POD_HOST = "pod-7f9c.cluster.internal:8000"  # not in DJANGO_ALLOWED_HOSTS
 TOKEN = "metrics-" + "t" * 32
+DRAIN_TASK = "risk.process_pending_security_events"
 
 
 def get(port: int, path: str, **headers: str) -> requests.Response:
@@ -84,9 +85,10 @@ def test_probes_metrics_and_json_logs_through_gunicorn_and_a_worker(
         lines = json_lines(server.log())
         pushes = [line for line in lines if line.get("request_id") == "lb-req-0001"]
         assert {line["status"] for line in pushes} == {202, 400}
-        tasks = [line for line in json_lines(worker.log())
-                 if line.get("task_name") == "risk.process_pending_security_events"]  # fmt: skip
-        assert tasks
+        # The drain's own lines may reach the log a little after its SETs are processed.
+        tasks = wait_for(lambda: [line for line in json_lines(worker.log())
+                                  if line.get("task_name") == DRAIN_TASK])  # fmt: skip
+        assert tasks, worker.log()[-3000:]
         assert all(line["task_id"] for line in tasks)
 
         redis.stop(remove=False)

@@ -21,7 +21,7 @@ from risk.services.actions import (
 )
 from risk.services.policy_config import connected_app_create, policy_rule_save, workflow_create
 from risk.services.system_log import UNIVERSAL_LOGOUT, WORKFLOW_RUN
-from risk.tasks import run_policy_action
+from risk.tasks import run_policy_action, sweep_pending_policy_actions
 from tests.http_server import LocalHTTPServer
 
 pytestmark = pytest.mark.django_db
@@ -333,10 +333,10 @@ def test_outbound_urls_follow_the_safe_fetch_rules(settings, db):
 
 
 def test_attempts_are_counted_by_outcome_and_log_the_trace_id(
-    alice, deliver, remote, app, counters, monkeypatch
+    alice, deliver, remote, app, counters, monkeypatch, retry_at_once
 ):
     """Each attempt counts once by its outcome; while it runs, log lines carry the SET's trace
-    id and the task's id (common.logs)."""
+    id and the task's id (common.logs); the retry is the sweep's, run here as its beat task."""
     from common.logs import log_context
     from risk.models import RiskChange
     from risk.services import actions
@@ -348,10 +348,15 @@ def test_attempts_are_counted_by_outcome_and_log_the_trace_id(
     action = fire(alice, deliver, terminate_sessions=True)
     kind = "TERMINATE_ALL_SESSIONS"
     assert counters("ssf_policy_actions", kind=kind, outcome="retrying") == 1
+    sweep_pending_policy_actions.apply()
+    action.refresh_from_db()
     assert counters("ssf_policy_actions", kind=kind, outcome="succeeded") == 1
     assert counters("ssf_policy_actions", kind=kind, outcome="failed") == 0
     assert action.status == ActionStatus.SUCCEEDED
     trace_id = RiskChange.objects.get().trace_id
     assert [c["trace_id"] for c in contexts] == [trace_id, trace_id]
-    assert {c["task_name"] for c in contexts} == {"risk.run_policy_action"}
+    assert [c["task_name"] for c in contexts] == [
+        "risk.run_policy_action",
+        "risk.sweep_pending_policy_actions",
+    ]
     assert log_context() == {}  # nothing left bound once the task is over

@@ -363,6 +363,8 @@ def security_events_process_batch(events: list[SecurityEvent]) -> None:
 
 
 # Errors that one bad SET (or a bug it triggers) can raise; they must not block the others.
+# RecursionError: a row nested deep enough to exhaust the stack fails alone (rows deeper than
+# common.json_depth.STORED_JSON_MAX_DEPTH read as a placeholder with no `events`: a KeyError).
 # OperationalError (a deadlock, a lost connection) is not one: the batch is rolled back and
 # stays PENDING for the next drain.
 PROCESSING_ERRORS = (
@@ -372,6 +374,7 @@ PROCESSING_ERRORS = (
     KeyError,
     AttributeError,
     ArithmeticError,
+    RecursionError,
 )
 
 

@@ -60,6 +60,7 @@ from risk.services.system_log import (
 from risk.subjects import Subject, subject_of
 from streams.models import Stream
 from streams.stream_management import stream_remote_status_record, stream_verification_confirm
+from streams.vocabulary import chosen_event
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class ParsedEvent:
 
 
 def _parse(event: SecurityEvent, streams: dict[str, Stream]) -> ParsedEvent:
-    uri, body = mapping.chosen_event(event.claims["events"])
+    uri, body = chosen_event(event.claims["events"])
     return ParsedEvent(
         event, uri, body, subject_of(event.claims, body), streams.get(event.stream_ref)
     )

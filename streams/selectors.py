@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from streams.discovery import normalize_issuer
 from streams.keys import NoUsableKey, SigningKey, signing_keys
-from streams.models import Stream, StreamChange
+from streams.models import Stream, StreamChange, StreamManagement
 
 
 def stream_list() -> QuerySet[Stream]:
@@ -41,3 +41,9 @@ def stream_signing_keys(*, stream: Stream) -> list[SigningKey]:
 def stream_jwks(*, stream_id: str) -> tuple[dict[str, Any], datetime]:
     """The stream's cached JWKS and when it was fetched, as stored now."""
     return Stream.objects.values_list("jwks", "jwks_fetched_at").get(pk=stream_id)
+
+
+def stream_remote_id(*, stream_id: str) -> str:
+    """The stream's stream_id at the transmitter ('' when it is not managed there)."""
+    found = StreamManagement.objects.filter(pk=stream_id).values_list("remote_stream_id")
+    return next((remote for (remote,) in found), "")

@@ -1,5 +1,6 @@
 """The RFC 8935 push endpoint: POST /security/api/v1/security-events (Okta's path)."""
 
+import json
 import logging
 
 from django.conf import settings
@@ -50,6 +51,23 @@ def _error(status: int, description: str, err: str | None = None, retry_after: i
     return response
 
 
+def _unquoted(body: str) -> str | None:
+    """The SET inside a body that is one JSON string holding a compact JWS, or None.
+
+    Netskope's Okta plugin and the Okta SDK's publish method post `json=token` (protocol.md
+    §12), so the body is `"eyJ…"` with the quotes; Okta accepts it, and so do we.
+    """
+    if len(body) < 2 or body[0] != '"' or body[-1] != '"':
+        return None
+    try:
+        value = json.loads(body)  # a string literal: nothing here can nest
+    except ValueError:
+        return None
+    if isinstance(value, str) and looks_like_compact_jws(value.strip()):
+        return value.strip()
+    return None
+
+
 def _accepted() -> HttpResponse:
     # RFC 8935 §2.2: 202 and an empty body, so no Content-Type either.
     response = HttpResponse(status=202)
@@ -62,7 +80,8 @@ class SecurityEventPushApi(APIView):
 
     Content types: `application/secevent+jwt` (parameters ignored). A body that is a compact JWS
     is processed whatever its label, because real senders mislabel it (the SET records the
-    mislabel); any other body under another label gets 415.
+    mislabel), and so is one JSON string holding a compact JWS (recorded too); any other body
+    under another label gets 415.
     """
 
     authentication_classes: list = []
@@ -85,15 +104,17 @@ class SecurityEventPushApi(APIView):
         except UnicodeDecodeError:
             body = None
         labelled = request.content_type.split(";")[0].strip().lower() == SET_MEDIA_TYPE
-        is_jws = body is not None and looks_like_compact_jws(body)
+        token = _unquoted(body) if body is not None else None
+        is_jws = token is not None or (body is not None and looks_like_compact_jws(body))
         if not labelled and not is_jws:
             return _error(415, f"Send one SET in compact JWS form as {SET_MEDIA_TYPE}.")
         try:
             security_event_receive(
-                raw=body or "",
+                raw=token or body or "",
                 authorization=request.META.get("HTTP_AUTHORIZATION"),
                 stream_id=stream_id,
                 content_type_mislabelled=not labelled,
+                body_json_quoted=token is not None,
             )
         except SetError as error:
             return self._refuse(error, body or "", remote_addr)
@@ -108,5 +129,5 @@ class SecurityEventPushApi(APIView):
     def _refuse(self, error: SetError, body: str, remote_addr: str | None):
         rejected_security_event_record(error=error, body=body, remote_addr=remote_addr)
         if error.status == 400:
-            return _error(400, error.description, err=error.err)
-        return _error(error.status, error.description, retry_after=error.retry_after)
+            return _error(400, error.answer, err=error.err)
+        return _error(error.status, error.answer, retry_after=error.retry_after)

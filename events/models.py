@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from common.json_depth import StoredJSONDecoder
 from streams.models import Stream
 
 
@@ -36,17 +37,24 @@ class SecurityEvent(models.Model):
     # The stream's id and issuer, kept readable after the stream is removed.
     stream_ref = models.CharField(max_length=20)
     issuer = models.CharField(max_length=700)
+    # The issuer as streams match it (streams.discovery.normalize_issuer): a jti is unique per
+    # issuer (RFC 8417 §2.2), whichever way a stream added again spells it.
+    issuer_key = models.CharField(max_length=700)
     jti = models.CharField(max_length=255)
-    # The first event-type URI of `events` (SSF: one event per SET); what pages filter on.
+    # The event the SET is processed as (streams.vocabulary.chosen_event); what pages filter on.
     event_type = models.CharField(max_length=255)
     raw = models.TextField(help_text="The SET exactly as received (compact JWS).")
-    header = models.JSONField()
-    claims = models.JSONField()
+    # Decoded safely whatever a row holds: a page or a drain must not fail on one row.
+    header = models.JSONField(decoder=StoredJSONDecoder)
+    claims = models.JSONField(decoder=StoredJSONDecoder)
     # Verification outcome: the key and algorithm that verified it, and tolerated deviations.
     kid = models.CharField(max_length=255, blank=True)
     alg = models.CharField(max_length=16)
+    # No `typ`, or PyJWT's default `JWT` (authentik): not the SET type SSF 1.0 §4.1.1 asks for.
     typ_missing = models.BooleanField(default=False)
     content_type_mislabelled = models.BooleanField(default=False)
+    # Posted as a JSON string ("eyJ..." with the quotes: requests' json=token, the Okta SDK).
+    body_json_quoted = models.BooleanField(default=False)
     received_at = models.DateTimeField(default=timezone.now)
     status = models.CharField(
         max_length=16, choices=SecurityEventStatus.choices, default=SecurityEventStatus.PENDING
@@ -67,7 +75,7 @@ class SecurityEvent(models.Model):
             models.Index(fields=["stream", "-received_at"], name="security_event_stream_recv"),
             models.Index(fields=["-received_at"], name="security_event_received"),
             # Replays from the issuer of a stream since removed and added again.
-            models.Index(fields=["issuer", "jti"], name="security_event_issuer_jti"),
+            models.Index(fields=["issuer_key", "jti"], name="security_event_issuer_key_jti"),
         ]
 
     def __str__(self) -> str:

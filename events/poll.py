@@ -43,10 +43,10 @@ def _keep(stream: Stream, jti: str, token: Any, ack: list, set_errs: dict) -> No
         ack.append(jti)
     except SetError as error:
         rejected_security_event_record(
-            error=error, body=token if isinstance(token, str) else "", remote_addr=None
+            error=error, body=token if isinstance(token, str) else "", remote_addr=None, polled=True
         )
         if error.status == 400:
-            set_errs[jti] = {"err": str(error.err), "description": error.description}
+            set_errs[jti] = {"err": str(error.err), "description": error.answer}
     except DatabaseError:
         # Not stored, so not acknowledged: the transmitter delivers it again.
         logger.exception("A polled SET of stream %s could not be stored", stream.pk)

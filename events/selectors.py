@@ -1,8 +1,12 @@
 """Every read of stored SETs for pages and other apps."""
 
+import time
 from datetime import datetime
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Min, Q, QuerySet
+from redis.exceptions import RedisError
 
 from events.models import RejectedSecurityEvent, SecurityEvent, SecurityEventStatus
 
@@ -16,6 +20,7 @@ def stream_ingest_summary(*, stream_id: str) -> dict[str, int]:
         ignored=Count("id", filter=Q(status=SecurityEventStatus.IGNORED)),
         typ_missing=Count("id", filter=Q(typ_missing=True)),
         content_type_mislabelled=Count("id", filter=Q(content_type_mislabelled=True)),
+        body_json_quoted=Count("id", filter=Q(body_json_quoted=True)),
     )
 
 
@@ -27,6 +32,26 @@ def stream_rejections_by_error(*, stream_id: str) -> QuerySet:
         .annotate(n=Count("id"))
         .order_by("-n")
     )
+
+
+def rejections_dropped_key(*, stream_id: str, day: int) -> str:
+    """The counter of a stream's refused SETs not kept on `day` (days since the epoch)."""
+    return f"ssf:rejected-dropped:{stream_id}:{day}"
+
+
+def stream_rejections_dropped(*, stream_id: str) -> int | None:
+    """How many of the stream's refused SETs were not kept (over REJECTED_SET_MAX_PER_MINUTE,
+    sender unknown) within REJECTED_SET_RETENTION_DAYS; None when Redis cannot say."""
+    today = int(time.time() // 86400)
+    keys = [
+        rejections_dropped_key(stream_id=stream_id, day=today - n)
+        for n in range(settings.REJECTED_SET_RETENTION_DAYS)
+    ]
+    try:
+        counts: dict[str, int] = cache.get_many(keys)
+    except RedisError:
+        return None
+    return sum(counts.values())
 
 
 def stream_recent_events(*, stream_id: str, limit: int = 20) -> QuerySet[SecurityEvent]:
@@ -46,10 +71,10 @@ def security_event_get(*, pk: int) -> SecurityEvent:
     return SecurityEvent.objects.select_related("stream").get(pk=pk)
 
 
-def security_event_seen(*, issuer: str, jti: str) -> bool:
-    """Whether a SET with this jti from this issuer is stored, on any stream, removed ones too
-    (a jti is unique per issuer, RFC 8417 §2.2)."""
-    return SecurityEvent.objects.filter(issuer=issuer, jti=jti).exists()
+def security_event_seen(*, issuer_key: str, jti: str) -> bool:
+    """Whether a SET with this jti from this issuer (as streams match it: Stream.issuer_key) is
+    stored, on any stream, removed ones too (a jti is unique per issuer, RFC 8417 §2.2)."""
+    return SecurityEvent.objects.filter(issuer_key=issuer_key, jti=jti).exists()
 
 
 def processing_backlog() -> tuple[int, datetime | None]:

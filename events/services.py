@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from common import metrics
 from events.dispatch import request_processing, running_drains
 from events.models import RejectedSecurityEvent, SecurityEvent, SecurityEventStatus
-from events.selectors import security_event_seen
+from events.selectors import rejections_dropped_key, security_event_seen
 from events.verification import SetError, SetErrorCode, VerifiedSet, verify_set
 from streams.models import StreamStatus
 
@@ -29,14 +29,19 @@ REJECTED_RAW_MAX_CHARS = 8192
 # as it was when the SET was verified (Active, not saved since, same keys), since verification
 # may have used a stream read a few seconds ago. A replayed jti stores nothing (RFC 8935 §2.3):
 # neither on the same stream (the unique constraint) nor one kept from a removed stream of the
-# same issuer (NOT EXISTS), since a jti is unique per issuer (RFC 8417 §2.2).
+# same issuer (NOT EXISTS), since a jti is unique per issuer (RFC 8417 §2.2); the issuer is
+# compared as streams match it (issuer_key), so re-adding it spelled `https://tr//` is no escape.
 _INSERT_SQL = """
-INSERT INTO events_securityevent (stream_id, stream_ref, issuer, jti, event_type, raw, header,
-    claims, kid, alg, typ_missing, content_type_mislabelled, received_at, status)
-SELECT s.id, s.id, s.issuer, %s, %s, %s, %s{json}, %s{json}, %s, %s, %s, %s, %s, %s
+INSERT INTO events_securityevent (stream_id, stream_ref, issuer, issuer_key, jti, event_type, raw,
+    header, claims, kid, alg, typ_missing, content_type_mislabelled, body_json_quoted,
+    received_at, status)
+SELECT s.id, s.id, s.issuer, s.issuer_key, %s, %s, %s, %s{json}, %s{json}, %s, %s, %s, %s, %s,
+    %s, %s
 FROM streams_stream s
 WHERE s.id = %s AND s.status = %s AND s.updated_at = %s AND s.jwks_fetched_at = %s
-    AND NOT EXISTS (SELECT 1 FROM events_securityevent e WHERE e.issuer = s.issuer AND e.jti = %s)
+    AND NOT EXISTS (
+        SELECT 1 FROM events_securityevent e WHERE e.issuer_key = s.issuer_key AND e.jti = %s
+    )
 ON CONFLICT (stream_id, jti) DO NOTHING
 RETURNING id
 """
@@ -46,7 +51,9 @@ class StreamChanged(Exception):
     """The stream changed since the SET was verified against it; verify again."""
 
 
-def security_event_store(*, verified: VerifiedSet, content_type_mislabelled: bool = False) -> None:
+def security_event_store(
+    *, verified: VerifiedSet, content_type_mislabelled: bool = False, body_json_quoted: bool = False
+) -> None:
     """Commit a verified SET, then ask for its processing.
 
     A re-delivered SET (same stream and jti) is not stored again and so not processed again
@@ -59,7 +66,8 @@ def security_event_store(*, verified: VerifiedSet, content_type_mislabelled: boo
     params: list[Any] = [
         verified.jti, verified.event_type, verified.raw, json.dumps(verified.header),
         json.dumps(verified.claims), verified.kid, verified.alg, verified.typ_missing,
-        content_type_mislabelled, as_db(timezone.now()), SecurityEventStatus.PENDING,
+        content_type_mislabelled, body_json_quoted, as_db(timezone.now()),
+        SecurityEventStatus.PENDING,
         stream.pk, StreamStatus.ACTIVE, as_db(stream.updated_at), as_db(stream.jwks_fetched_at),
         verified.jti,
     ]  # fmt: skip
@@ -68,7 +76,7 @@ def security_event_store(*, verified: VerifiedSet, content_type_mislabelled: boo
         stored = cursor.fetchone() is not None
     if stored:
         transaction.on_commit(request_processing)
-    elif not security_event_seen(issuer=stream.issuer, jti=verified.jti):
+    elif not security_event_seen(issuer_key=stream.issuer_key, jti=verified.jti):
         raise StreamChanged(stream.pk)
 
 
@@ -79,6 +87,7 @@ def security_event_receive(
     check_authorization: bool = True,
     stream_id: str | None = None,
     content_type_mislabelled: bool = False,
+    body_json_quoted: bool = False,
 ) -> VerifiedSet:
     """Verify a SET (push or poll) and commit it; SetError says why it is refused.
 
@@ -90,7 +99,8 @@ def security_event_receive(
     options: dict[str, Any] = {"authorization": authorization,
                                "check_authorization": check_authorization,
                                "stream_id": stream_id}  # fmt: skip
-    store = {"content_type_mislabelled": content_type_mislabelled}
+    store = {"content_type_mislabelled": content_type_mislabelled,
+             "body_json_quoted": body_json_quoted}  # fmt: skip
     try:
         verified = verify_set(raw, **options)
         security_event_store(verified=verified, **store)
@@ -141,18 +151,35 @@ def _over_rejection_cap(error: SetError) -> bool:
     return False
 
 
+def _count_dropped(error: SetError) -> None:
+    """One more refused SET of the stream not kept this day (shown on the stream page)."""
+    if error.stream is None:
+        return
+    key = rejections_dropped_key(stream_id=error.stream.pk, day=int(time.time() // 86400))
+    try:
+        cache.add(key, 0, timeout=(settings.REJECTED_SET_RETENTION_DAYS + 1) * 86400)
+        cache.incr(key)
+    except (RedisError, ValueError):  # uncounted: the count is a hint, the answer is sent
+        return
+
+
 def rejected_security_event_record(
-    *, error: SetError, body: str, remote_addr: str | None
+    *, error: SetError, body: str, remote_addr: str | None, polled: bool = False
 ) -> RejectedSecurityEvent | None:
-    """Keep a refused SET with the answer it got, unless its stream (or, for unknown issuers,
-    everyone's) already had REJECTED_SET_MAX_PER_MINUTE this minute: a flood of bad SETs must
-    not fill the disk. Bounded over time by `rejected_security_events_prune`.
+    """Keep a refused SET with the answer it got and the full description.
+
+    A refusal whose sender is known (its push secret or signature checked out, or a SET we
+    polled from the transmitter) is always kept: a flood of forged SETs must not hide the real
+    transmitter's. Others are dropped (and counted) once their stream (or, for unknown issuers,
+    everyone's) had REJECTED_SET_MAX_PER_MINUTE this minute: a flood must not fill the disk.
+    Bounded over time by `rejected_security_events_prune`.
 
     Best effort: the refusal's answer matters more than its record, so a database that cannot
     keep it is logged, not raised.
     """
     metrics.set_refused(stream_id=error.stream.pk if error.stream else None, err=error.err)
-    if _over_rejection_cap(error):
+    if not (polled or error.sender_authenticated) and _over_rejection_cap(error):
+        _count_dropped(error)
         return None
     try:
         return RejectedSecurityEvent.objects.create(

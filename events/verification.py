@@ -5,18 +5,26 @@ Checks, in order (RFC 8417, RFC 8935 §2, SSF 1.0 §4 and the checklist in proto
 2. its `iss` names one of our streams (`invalid_issuer`) and that stream is Active
    (`access_denied`); for a push, the stream's Authorization secret when it has one
    (`authentication_failed`);
-3. `typ` is `secevent+jwt` (a missing `typ` is tolerated and recorded), `alg` an asymmetric
-   algorithm, the key found by `kid` (one rate-limited JWKS refetch on an unknown `kid`), pinned
-   to `alg`, and the signature good (`invalid_key`; an unreachable JWKS is a 503, not a refusal);
+3. `typ` is `secevent+jwt` (missing, or PyJWT's `JWT`, is tolerated and recorded unless the
+   stream is strict), `alg` an asymmetric algorithm, the key found by `kid` (one rate-limited
+   JWKS refetch on an unknown `kid`), pinned to `alg`, and the signature good (`invalid_key`; an
+   unreachable JWKS is a 503, not a refusal);
 4. the claims: `aud` holds our audience (`invalid_audience`); `iat`, `jti`, `events` and a subject
-   are present and well-formed; `sub`/`exp` refused on strict streams (`invalid_request`).
+   are present and well-formed; `sub`/`exp` refused on strict streams (`invalid_request`); a
+   stream event names this stream and a verification's `state` is ours (SSF 1.0 §8.1.4).
 Claims are not trusted before the signature checks out; only `iss` is read earlier, to find keys.
+Nothing is decoded that nests deeper than SET_MAX_JSON_DEPTH.
+
+What a refusal says to the sender (`SetError.answer`) names nothing of ours that the sender did
+not send: stream names and outbound-fetch details stay in the stored rejection, for admins.
 """
 
 import base64
 import binascii
+import hashlib
 import hmac
 import json
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -25,22 +33,34 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from django.conf import settings
+from django.core.cache import cache
 from django.db import models
 from django.utils import timezone
 from jwcrypto.common import base64url_decode
 from jwcrypto.jwa import JWA
+from redis.exceptions import RedisError
 
+from common.json_depth import json_text_deeper_than
 from common.text import has_unstorable_text
 from events.selectors import security_event_seen
 from streams.discovery import DiscoveryError, normalize_issuer
 from streams.keys import SIGNING_ALGORITHMS, SigningKey
 from streams.models import Stream, push_secret_hash
-from streams.selectors import stream_for_issuer, stream_jwks, stream_signing_keys
+from streams.selectors import (
+    stream_for_issuer,
+    stream_jwks,
+    stream_remote_id,
+    stream_signing_keys,
+)
 from streams.services import stream_jwks_refetch
 from streams.stream_management import stream_verification_outstanding
-from streams.vocabulary import SSF_VERIFICATION
+from streams.vocabulary import SSF_STREAM_UPDATED, SSF_VERIFICATION, chosen_event
+
+logger = logging.getLogger(__name__)
 
 SET_TYPES = frozenset({"secevent+jwt", "application/secevent+jwt"})
+# RFC 7519 §5.1's type of any JWT: what PyJWT writes by default (authentik's SSF provider).
+PLAIN_JWT_TYPES = frozenset({"jwt", "application/jwt"})
 MAX_JTI_LENGTH = 255
 MAX_EVENT_TYPE_LENGTH = 255
 JWKS_RETRY_AFTER_SECONDS = 30
@@ -63,22 +83,31 @@ class SetErrorCode(models.TextChoices):
 
 
 class SetError(Exception):
-    """A refused SET: the RFC 8935 `err` code, a description, and what we knew of it."""
+    """A refused SET: the RFC 8935 `err` code, a description, and what we knew of it.
+
+    `description` is kept with the stored rejection for admins; `answer` is what the sender is
+    told (the description, unless that would tell an unauthenticated sender something of ours).
+    `sender_authenticated` is true once the push secret or the signature checked out.
+    """
 
     def __init__(
         self,
         err: SetErrorCode,
         description: str,
         *,
+        answer: str | None = None,
         stream: Stream | None = None,
         issuer: str = "",
         jti: str = "",
         status: int = 400,
         retry_after: int | None = None,
+        sender_authenticated: bool = False,
     ):
         super().__init__(description)
         self.err, self.description, self.status = err, description, status
+        self.answer = description if answer is None else answer
         self.stream, self.issuer, self.jti, self.retry_after = stream, issuer, jti, retry_after
+        self.sender_authenticated = sender_authenticated
         # True when the stream came from the per-process cache: a fresh look may decide otherwise.
         self.on_cached_stream = False
 
@@ -110,7 +139,8 @@ class VerifiedSet:
 
     @property
     def event_type(self) -> str:
-        return next(iter(self.claims["events"]))
+        """The event the SET is processed as (risk reads it with the same function)."""
+        return chosen_event(self.claims["events"])[0]
 
 
 def _finite_float(text: str) -> float:
@@ -131,6 +161,12 @@ def _json_object(segment: str, what: str) -> dict[str, Any]:
         # PostgreSQL's jsonb cannot store NUL; such a SET could never be kept, so it is refused.
         if "\\u0000" in text:
             raise ValueError("NUL character")
+        if json_text_deeper_than(text, settings.SET_MAX_JSON_DEPTH):
+            # Counted before parsing: everything after (storage, processing, pages) recurses.
+            raise SetError(
+                SetErrorCode.INVALID_REQUEST,
+                f"The JWS {what} nests more than {settings.SET_MAX_JSON_DEPTH} levels deep.",
+            )
         value = json.loads(text, parse_float=_finite_float, parse_constant=_reject_constant)
     except (ValueError, UnicodeError, binascii.Error, RecursionError) as exc:
         raise SetError(
@@ -217,22 +253,51 @@ def _pick(keys: list[SigningKey], kid: str | None) -> SigningKey | None:
     return next((key for key in keys if key.kid == kid), None)
 
 
-def _jwks_unavailable(context: dict, retry_after: int) -> SetError:
-    return SetError(
-        SetErrorCode.JWKS_UNAVAILABLE,
-        "The transmitter's JWKS could not be fetched to check this SET's key; try again later.",
-        status=503,
-        retry_after=retry_after,
-        **context,
-    )
+JWKS_UNAVAILABLE_ANSWER = (
+    "The transmitter's JWKS could not be fetched to check this SET's key; try again later."
+)
+# What a sender is told when its JWKS cannot be used: the fetch's details (addresses, our
+# settings) are for admins, in the stored rejection.
+JWKS_UNUSABLE_ANSWER = "The transmitter's JWKS could not be fetched or holds no usable key."
+
+
+def _jwks_unavailable(context: dict, retry_after: int, detail: str = "") -> SetError:
+    description = f"{JWKS_UNAVAILABLE_ANSWER} {detail}".strip()
+    return SetError(SetErrorCode.JWKS_UNAVAILABLE, description, answer=JWKS_UNAVAILABLE_ANSWER,
+                    status=503, retry_after=retry_after, **context)  # fmt: skip
+
+
+def _absent_kid_key(stream: Stream, kid: str) -> str:
+    return f"ssf:kid-absent:{stream.pk}:{hashlib.sha256(kid.encode()).hexdigest()[:32]}"
+
+
+def _absent_kid_record(stream: Stream, kid: str) -> None:
+    """Remember that a JWKS fetch looked for `kid` and did not find it (one write per refetch,
+    so at most one per stream and JWKS_REFETCH_MIN_INTERVAL_SECONDS)."""
+    try:
+        timeout = 2 * max(settings.JWKS_REFETCH_MIN_INTERVAL_SECONDS, 30)
+        cache.set(_absent_kid_key(stream, kid), 1, timeout=timeout)
+    except RedisError as exc:
+        logger.warning("An absent kid is not remembered: Redis is unavailable (%s)",
+                       type(exc).__name__)  # fmt: skip
+
+
+def _absent_kid_known(stream: Stream, kid: str) -> bool:
+    try:
+        return cache.get(_absent_kid_key(stream, kid)) is not None
+    except RedisError:  # not known: the sender is told to retry, which loses nothing
+        return False
 
 
 def _select_key(stream: Stream, kid: str | None, context: dict) -> SigningKey:
     """The key for `kid`; an unknown `kid` refetches the JWKS once (key rotation).
 
-    While another request holds the refetch (rate limit), the keys are re-read from the
-    database; a `kid` still unknown then is answered 503, not 400: a transmitter that just
-    rotated its keys must retry, not drop the SET.
+    RFC 8935 §2.3: a `kid` that a fresh fetch of the JWKS did not hold is `invalid_key`, for
+    every SET that carries it until the refetch interval allows another look (a retired key:
+    bursts of such SETs are each refused, never told to retry). A `kid` no fetch has been
+    allowed to look for yet (the refetch interval is running, or another request's refetch is
+    under way) is a 503 instead: a transmitter that just rotated its keys must retry, not drop
+    the SET.
     """
     key = _pick(_stream_keys(stream), kid)
     if key is not None or (kid is None and _stream_keys(stream)):
@@ -241,15 +306,21 @@ def _select_key(stream: Stream, kid: str | None, context: dict) -> SigningKey:
         refetched = stream_jwks_refetch(stream=stream)
     except DiscoveryError as exc:
         if exc.transient:
-            raise _jwks_unavailable(context, JWKS_RETRY_AFTER_SECONDS) from exc
-        raise SetError(SetErrorCode.INVALID_KEY, str(exc), **context) from exc
+            raise _jwks_unavailable(context, JWKS_RETRY_AFTER_SECONDS, str(exc)) from exc
+        if kid is not None:  # looked for, in the only JWKS there is: refused until next time
+            _absent_kid_record(stream, kid)
+        raise SetError(SetErrorCode.INVALID_KEY, str(exc), answer=JWKS_UNUSABLE_ANSWER,
+                       **context) from exc  # fmt: skip
     if not refetched:
         jwks, fetched_at = stream_jwks(stream_id=stream.pk)
         stream.jwks, stream.jwks_fetched_at = jwks, fetched_at
-        key = _pick(_stream_keys(stream), kid)
-        if key is None and kid is not None:
+    key = _pick(_stream_keys(stream), kid)
+    if key is None and kid is not None:
+        if refetched:
+            _absent_kid_record(stream, kid)
+        elif not _absent_kid_known(stream, kid):
             raise _jwks_unavailable(context, settings.JWKS_REFETCH_MIN_INTERVAL_SECONDS)
-    return _found(_pick(_stream_keys(stream), kid), kid, context)
+    return _found(key, kid, context)
 
 
 def _found(key: SigningKey | None, kid: str | None, context: dict) -> SigningKey:
@@ -268,12 +339,24 @@ def _found(key: SigningKey | None, kid: str | None, context: dict) -> SigningKey
     )
 
 
-def _check_header(header: dict[str, Any], context: dict) -> tuple[str, str | None, bool]:
+def _check_header(
+    header: dict[str, Any], stream: Stream, context: dict
+) -> tuple[str, str | None, bool]:
+    """The header's alg and kid, and whether it lacks the SET type (SSF 1.0 §4.1.1 asks for
+    `secevent+jwt`; a missing `typ` or a plain `JWT` is tolerated unless the stream is strict)."""
     typ = header.get("typ")
-    if typ is not None and (not isinstance(typ, str) or typ.lower() not in SET_TYPES):
+    lowered = typ.lower() if isinstance(typ, str) else None
+    if typ is not None and lowered not in SET_TYPES | PLAIN_JWT_TYPES:
         raise SetError(
             SetErrorCode.INVALID_REQUEST,
             f"The JOSE header typ is {typ!r}; a SET must have typ secevent+jwt.",
+            **context,
+        )
+    untyped = lowered not in SET_TYPES
+    if untyped and stream.strict_claims:
+        raise SetError(
+            SetErrorCode.INVALID_REQUEST,
+            f"The JOSE header typ is {typ!r}; SSF 1.0 §4.1.1 requires typ secevent+jwt.",
             **context,
         )
     alg = header.get("alg")
@@ -296,7 +379,7 @@ def _check_header(header: dict[str, Any], context: dict) -> tuple[str, str | Non
         raise SetError(
             SetErrorCode.INVALID_REQUEST, "The JOSE header kid is not a string.", **context
         )
-    return alg, kid, typ is None
+    return alg, kid, untyped
 
 
 def _verify_signature(raw: str, key: SigningKey, alg: str, context: dict) -> None:
@@ -332,6 +415,10 @@ def _audience_matches(aud: Any) -> bool:
 
 def _has_subject(claims: dict[str, Any]) -> bool:
     if isinstance(claims.get("sub_id"), dict) and claims["sub_id"]:
+        return True
+    if chosen_event(claims["events"])[0] == SSF_VERIFICATION:
+        # Its subject is the stream itself (SSF 1.0 §8.1.4.1); the SSE-draft (Duo) and RISC
+        # (Google) verification events carry only `state`.
         return True
     return any(
         isinstance(e.get("subject"), dict) and e["subject"] for e in claims["events"].values()
@@ -379,11 +466,33 @@ def _check_claims(claims: dict[str, Any], stream: Stream, context: dict) -> None
         raise invalid("The SET has expired (exp).")
 
 
+def _check_stream_subject(claims: dict[str, Any], stream: Stream, context: dict) -> None:
+    """SSF 1.0 §8.1.4.1 (and §8.1.5 for stream-updated): the `sub_id` of a stream event is the
+    opaque stream_id of the stream it is about. One naming another of the transmitter's streams
+    must not verify (or change) this one: it is refused as not conforming to its event type,
+    400 `invalid_request` (the conformance suite's verification-wrong-subject module expects a
+    refusal; poll reports it in setErrs). Unchecked where we know no stream_id (a stream not
+    managed here, or a transmitter that gave none)."""
+    if chosen_event(claims["events"])[0] not in (SSF_VERIFICATION, SSF_STREAM_UPDATED):
+        return
+    sub_id = claims.get("sub_id")
+    if not isinstance(sub_id, dict) or sub_id.get("format") != "opaque" or "id" not in sub_id:
+        return
+    ours = stream_remote_id(stream_id=stream.pk)
+    if ours and sub_id["id"] != ours:
+        raise SetError(
+            SetErrorCode.INVALID_REQUEST,
+            f"The sub_id names stream {str(sub_id['id'])[:80]!r}; SETs here are for stream "
+            f"{ours!r}.",
+            **context,
+        )
+
+
 def _check_verification_state(claims: dict[str, Any], stream: Stream, context: dict) -> None:
     """SSF §8.1.4: a verification SET's `state` must be the one we asked for; one without a
     `state` is the transmitter's own (unsolicited) and is fine."""
-    event = claims["events"].get(SSF_VERIFICATION)
-    if not isinstance(event, dict) or event.get("state") is None:
+    uri, event = chosen_event(claims["events"])
+    if uri != SSF_VERIFICATION or event.get("state") is None:
         return
     outstanding = stream_verification_outstanding(stream_id=stream.pk)
     # Bytes: compare_digest refuses str with non-ASCII characters.
@@ -391,7 +500,7 @@ def _check_verification_state(claims: dict[str, Any], stream: Stream, context: d
         return
     # RFC 8935 §2.3: a re-delivered SET is answered as it was the first time, even though the
     # state it carried was used up when it was first processed.
-    if not security_event_seen(issuer=stream.issuer, jti=claims["jti"]):
+    if not security_event_seen(issuer_key=stream.issuer_key, jti=claims["jti"]):
         raise SetError(
             SetErrorCode.INVALID_STATE,
             "The verification state does not match a verification this receiver requested.",
@@ -436,15 +545,18 @@ def _verify_against(
             jti=context["jti"],
         )
     if not stream.is_active:
-        raise SetError(
-            SetErrorCode.ACCESS_DENIED, f"The stream {stream.name!r} is deactivated.", **context
-        )
+        raise SetError(SetErrorCode.ACCESS_DENIED, f"The stream {stream.name!r} is deactivated.",
+                       answer="The stream for this issuer is deactivated.", **context)  # fmt: skip
     if check_authorization:
         _check_authorization(stream, authorization, context)
-    alg, kid, typ_missing = _check_header(jws.header, context)
+        # From here on a refusal is kept whatever the flood cap says (events.services).
+        context["sender_authenticated"] = stream.requires_push_authorization
+    alg, kid, typ_missing = _check_header(jws.header, stream, context)
     key = _select_key(stream, kid, context)
     _verify_signature(raw, key, alg, context)
+    context["sender_authenticated"] = True
     _check_claims(jws.claims, stream, context)
+    _check_stream_subject(jws.claims, stream, context)
     _check_verification_state(jws.claims, stream, context)
     return key, alg, typ_missing
 

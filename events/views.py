@@ -24,6 +24,7 @@ class StreamEventsView(ConsoleAccessMixin, TemplateView):
             stream=stream,
             summary=selectors.stream_ingest_summary(stream_id=stream.pk),
             rejections_by_error=selectors.stream_rejections_by_error(stream_id=stream.pk),
+            rejections_dropped=selectors.stream_rejections_dropped(stream_id=stream.pk),
             recent_events=selectors.stream_recent_events(stream_id=stream.pk),
             recent_rejections=selectors.stream_recent_rejections(stream_id=stream.pk),
             **kwargs,

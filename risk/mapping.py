@@ -174,15 +174,6 @@ OVERRIDE_LEVELS = {
 }
 
 
-def chosen_event(events: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """SSF: several keys are alternative URIs of one event; take the first one we know."""
-    for uri, body in events.items():
-        if uri in RULES:
-            return uri, body
-    uri = next(iter(events))
-    return uri, events[uri]
-
-
 def event_label(uri: str) -> str:
     rule = RULES.get(uri)
     return rule.label if rule else uri.rstrip("/").rsplit("/", 1)[-1]

@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from common.ids import okta_style_id
+from common.json_depth import StoredJSONDecoder
 from events.models import SecurityEvent
 from streams.models import Stream
 
@@ -69,7 +70,8 @@ class LogEvent(models.Model):
     outcome_reason = models.CharField(max_length=255, blank=True)
     target = models.JSONField(default=list)
     transaction = models.JSONField(null=True, blank=True)
-    debug_data = models.JSONField(default=dict)
+    # Holds SET bodies: decoded safely whatever a row holds, so the System Log always renders.
+    debug_data = models.JSONField(default=dict, decoder=StoredJSONDecoder)
     target_id = models.CharField(max_length=64, blank=True)
     entity_id = models.CharField(max_length=20, blank=True)
     stream_ref = models.CharField(max_length=20, blank=True)

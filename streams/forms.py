@@ -47,7 +47,8 @@ class StreamForm(forms.Form):
     )
     jwks_url = forms.CharField(label="JWKS URL", max_length=1000, required=False)
     strict_claims = forms.BooleanField(
-        label="Refuse SETs that carry sub or exp (SSF 1.0 strict)", required=False
+        label="SSF 1.0 strict: refuse SETs that carry sub or exp, or lack typ secevent+jwt",
+        required=False,
     )
 
     def clean(self):

@@ -54,11 +54,13 @@ class Stream(models.Model):
     jwks_fetched_at = models.DateTimeField(default=timezone.now)
     # When a SET with an unknown `kid` last caused a JWKS refetch (rate limit for key rotation).
     jwks_refetch_attempted_at = models.DateTimeField(null=True, blank=True)
-    # SSF forbids `sub` and `exp` in SETs; older and Okta-style senders still send them.
+    # SSF forbids `sub` and `exp` in SETs and asks for `typ: secevent+jwt`; older and
+    # Okta-style senders still send them, authentik writes `typ: JWT`.
     strict_claims = models.BooleanField(
-        "refuse SETs with sub or exp",
+        "refuse SETs with sub or exp, or without typ secevent+jwt",
         default=False,
-        help_text="SSF 1.0 forbids the sub and exp claims; turn on to refuse SETs that carry them.",
+        help_text="SSF 1.0 forbids the sub and exp claims and requires typ secevent+jwt; turn on "
+        "to refuse SETs that break these rules.",
     )
     # SHA-256 of the secret the transmitter must send as the Authorization header value.
     push_authorization_hash = models.CharField(max_length=64, blank=True)

@@ -7,7 +7,7 @@ from django.db.models import QuerySet
 
 from streams.discovery import normalize_issuer
 from streams.keys import NoUsableKey, SigningKey, signing_keys
-from streams.models import Stream, StreamChange
+from streams.models import Stream, StreamChange, StreamManagement
 
 
 def stream_list() -> QuerySet[Stream]:
@@ -56,3 +56,9 @@ def stream_monitoring_list() -> list[dict[str, Any]]:
         "management__remote_stream_id", "management__verified_at",
     )  # fmt: skip
     return [dict(row) for row in rows]
+
+
+def stream_remote_id(*, stream_id: str) -> str:
+    """The stream's stream_id at the transmitter ('' when it is not managed there)."""
+    found = StreamManagement.objects.filter(pk=stream_id).values_list("remote_stream_id")
+    return next((remote for (remote,) in found), "")

@@ -29,6 +29,11 @@ OUTBOUND_MAX_REDIRECTS = env.int("OUTBOUND_MAX_REDIRECTS", default=3)
 # SET ingestion (events app).
 SET_MAX_BYTES = env.int("SET_MAX_BYTES", default=64 * 1024)
 SET_CLOCK_SKEW_SECONDS = env.int("SET_CLOCK_SKEW_SECONDS", default=300)
+# A SET nesting deeper is refused (invalid_request) before it is parsed; real SETs nest 4-8 deep.
+# At most 64, well within the depth stored JSON is read back to (common.json_depth).
+SET_MAX_JSON_DEPTH = env.int("SET_MAX_JSON_DEPTH", default=32)
+if not 8 <= SET_MAX_JSON_DEPTH <= 64:
+    raise ImproperlyConfigured("SET_MAX_JSON_DEPTH must be between 8 and 64.")
 JWKS_REFETCH_MIN_INTERVAL_SECONDS = env.int("JWKS_REFETCH_MIN_INTERVAL_SECONDS", default=30)
 REJECTED_SET_RETENTION_DAYS = env.int("REJECTED_SET_RETENTION_DAYS", default=14)
 REJECTED_SET_CAP_PER_STREAM = env.int("REJECTED_SET_CAP_PER_STREAM", default=1000)

@@ -60,6 +60,7 @@ from risk.services.system_log import (
 from risk.subjects import Subject, subject_of
 from streams.models import Stream
 from streams.stream_management import stream_remote_status_record, stream_verification_confirm
+from streams.vocabulary import chosen_event
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class ParsedEvent:
 
 
 def _parse(event: SecurityEvent, streams: dict[str, Stream]) -> ParsedEvent:
-    uri, body = mapping.chosen_event(event.claims["events"])
+    uri, body = chosen_event(event.claims["events"])
     return ParsedEvent(
         event, uri, body, subject_of(event.claims, body), streams.get(event.stream_ref)
     )
@@ -363,6 +364,8 @@ def security_events_process_batch(events: list[SecurityEvent]) -> None:
 
 
 # Errors that one bad SET (or a bug it triggers) can raise; they must not block the others.
+# RecursionError: a row nested deep enough to exhaust the stack fails alone (rows deeper than
+# common.json_depth.STORED_JSON_MAX_DEPTH read as a placeholder with no `events`: a KeyError).
 # OperationalError (a deadlock, a lost connection) is not one: the batch is rolled back and
 # stays PENDING for the next drain.
 PROCESSING_ERRORS = (
@@ -372,6 +375,7 @@ PROCESSING_ERRORS = (
     KeyError,
     AttributeError,
     ArithmeticError,
+    RecursionError,
 )
 
 

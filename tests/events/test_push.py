@@ -134,7 +134,8 @@ def test_jwe_is_refused_as_unsupported(stream, push):
 
 
 def test_wrong_typ_is_invalid_request(stream, make_set, push):
-    assert_error(push(make_set(header={"typ": "JWT"})), "invalid_request", "typ")
+    """An access token (RFC 9068) is not a SET, whoever signed it (RFC 8417 §4.5)."""
+    assert_error(push(make_set(header={"typ": "at+jwt"})), "invalid_request", "typ")
 
 
 @pytest.mark.parametrize(
@@ -388,10 +389,13 @@ def test_replayed_verification_set_is_accepted_after_its_state_was_used(
     assert (again.status_code, json.loads(again.content)["err"]) == (400, "invalid_state")
 
 
-def test_a_flood_of_bad_sets_stores_at_most_the_per_minute_cap(stream, make_set, push, settings):
+def test_a_flood_of_bad_sets_stores_at_most_the_per_minute_cap(
+    stream, transmitter, rotated_rsa_key, push, settings
+):
     settings.REJECTED_SET_MAX_PER_MINUTE = 5
+    forged = transmitter.make_set(key=rotated_rsa_key, header={"kid": "rsa-1"})
     for _ in range(12):
-        assert push(make_set(aud="https://nobody.example")).status_code == 400
+        assert push(forged).status_code == 400
     assert RejectedSecurityEvent.objects.filter(stream=stream).count() == 5
 
 
@@ -423,14 +427,14 @@ def test_a_database_that_cannot_store_gets_503_with_retry_after(stream, make_set
 
 
 def test_json_nested_deeper_than_the_recursion_limit_is_a_400(stream, push):
-    """json.loads parses 900 levels (then the unknown iss is refused); checking them must not
-    overflow Python's stack, a 500. Past json's own limit it is not JSON to us."""
+    """Nesting is counted before parsing, so no depth (900 levels json.loads still parses,
+    3000 it cannot) overflows Python's stack, a 500."""
     header = keys.b64(json.dumps({"alg": "RS256", "kid": "rsa-1"}).encode())
-    for depth, err in ((900, "invalid_issuer"), (3000, "invalid_request")):
+    for depth in (900, 3000):
         payload = '{"iss":"x","a":' + "[" * depth + "]" * depth + "}"
         response = push(f"{header}.{keys.b64(payload.encode())}.c2ln")
         assert response.status_code == 400
-        assert json.loads(response.content)["err"] == err
+        assert json.loads(response.content)["err"] == "invalid_request"
 
 
 def test_a_non_ascii_verification_state_is_invalid_state_not_an_error(stream, transmitter, push):
@@ -481,3 +485,25 @@ def test_a_set_replayed_after_its_stream_was_removed_and_added_again_is_not_stor
     assert not SecurityEvent.objects.filter(stream=again).exists()
     assert push(make_set()).status_code == 202  # a new jti is stored
     assert SecurityEvent.objects.filter(stream=again).count() == 1
+
+
+def test_replay_after_re_adding_the_issuer_spelled_with_trailing_slashes_is_not_stored_again(
+    stream, transmitter, make_set, push, django_capture_on_commit_callbacks
+):
+    """Dedupe compares issuers as matching does (trailing slashes aside): the same issuer
+    re-added as `https://tr//` cannot have an old SET processed a second time."""
+    from risk.models import LogEvent
+    from risk.services.system_log import RECEIVE_EVENT
+    from streams.services import stream_create, stream_delete
+
+    token = make_set()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert push(token).status_code == 202
+    stream_delete(stream=stream)
+    again = stream_create(name="Acme MDM again", issuer=transmitter.issuer + "//",
+                          jwks_url=transmitter.jwks_url)  # fmt: skip
+    assert again.issuer != stream.issuer
+    with django_capture_on_commit_callbacks(execute=True):
+        assert push(token).status_code == 202
+    assert SecurityEvent.objects.count() == 1
+    assert LogEvent.objects.filter(event_type=RECEIVE_EVENT).count() == 1

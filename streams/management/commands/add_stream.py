@@ -25,7 +25,11 @@ class Command(BaseCommand):
         method.add_argument("--well-known-url")
         method.add_argument("--issuer")
         parser.add_argument("--jwks-url", help="Required with --issuer.")
-        parser.add_argument("--strict", action="store_true", help="Refuse SETs with sub or exp.")
+        parser.add_argument(
+            "--strict",
+            action="store_true",
+            help="Refuse SETs with sub or exp, or without typ secevent+jwt.",
+        )
 
     def handle(self, *args, name, well_known_url, issuer, jwks_url, strict, **options):
         if issuer and not jwks_url:

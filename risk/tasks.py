@@ -8,6 +8,7 @@ from risk.services.actions import (
     pending_policy_actions_sweep,
     policy_action_execute,
 )
+from risk.services.entity_risk import detections_expire
 from risk.services.processing import security_events_process_pending
 from risk.services.system_log import stream_changes_mirror
 
@@ -48,3 +49,9 @@ def sweep_pending_policy_actions() -> int:
 def mirror_stream_changes() -> int:
     """Copy stream changes into the System Log; a rerun copies nothing more."""
     return stream_changes_mirror()
+
+
+@shared_task(name="risk.expire_detections")
+def expire_detections() -> int:
+    """End detections past their lifetime (entity risk follows); a rerun expires nothing more."""
+    return detections_expire()

@@ -49,6 +49,9 @@ POLL_MAX_EVENTS = env.int("POLL_MAX_EVENTS", default=100)
 # Risk (risk app): create users/devices from unknown subjects, and how emails are matched.
 RISK_AUTO_CREATE_ENTITIES = env.bool("RISK_AUTO_CREATE_ENTITIES", default=False)
 EMAIL_LOCAL_PART_CASE_SENSITIVE = env.bool("EMAIL_LOCAL_PART_CASE_SENSITIVE", default=False)
+# Detection lifetimes by kind, replacing risk.mapping's defaults: "SESSIONS_REVOKED=2,USER_RISK=90"
+# (days) or "KIND=never" (checked at start-up by risk.checks).
+RISK_DETECTION_LIFETIME_DAYS = env.dict("RISK_DETECTION_LIFETIME_DAYS", default={})
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -151,6 +154,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
     },
     "mirror-stream-changes": {"task": "risk.mirror_stream_changes", "schedule": 60.0},
+    "expire-detections": {"task": "risk.expire_detections", "schedule": 60.0},
     "maintain-managed-streams": {"task": "streams.maintain_managed_streams", "schedule": 60.0},
     "refresh-jwks": {"task": "streams.refresh_jwks", "schedule": 3600.0},
     "poll-streams": {"task": "events.poll_streams", "schedule": POLL_INTERVAL_SECONDS},

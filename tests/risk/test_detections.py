@@ -24,6 +24,7 @@ from risk.models import (
     RiskLevel,
     SignalEffect,
 )
+from risk.services.directory import entity_create
 from risk.services.entity_risk import AdminRiskAction, entity_risk_admin_change, entity_risk_set
 from risk.services.policy_config import policy_rule_save, workflow_create
 from risk.services.system_log import DETECTION_DISMISS, RECEIVE_EVENT, RISK_CHANGE
@@ -326,8 +327,6 @@ def test_a_rules_source_condition_matches_the_detections_behind_the_level(
 
 
 def test_the_entity_chosen_for_a_user_and_device_subject_is_written_with_why(alice, deliver):
-    from risk.services.directory import entity_create
-
     subject = {"format": "complex", "user": {"format": "email", "email": "alice@example.com"},
                "device": {"format": "opaque", "id": "dev-1"}}  # fmt: skip
     deliver(OKTA + "device-risk-change", {"current_level": "high"}, sub_id=subject)

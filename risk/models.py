@@ -246,7 +246,39 @@ class DetectionState(models.TextChoices):
         return {"ACTIVE": "warning", "DISMISSED": "info"}.get(self.value, "muted")
 
 
-class Detection(models.Model):
+class RiskEvidence(models.Model):
+    """What detections, their signals and risk changes each keep: a level and what said it."""
+
+    level = models.CharField(max_length=8, choices=RiskLevel.choices)
+    reasons = models.CharField(max_length=500, blank=True)
+    issuer = models.CharField(max_length=700, blank=True)
+    event_type = models.CharField(max_length=255, blank=True)
+    actor_name = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def level_choice(self) -> RiskLevel:
+        return RiskLevel(self.level)
+
+
+def one_per_set_and_cause(prefix: str, source: str) -> list[models.BaseConstraint]:
+    """One row per (SET, entity), and per SSF txn of one source and entity: SETs sharing a
+    cause make one."""
+    return [
+        models.UniqueConstraint(
+            fields=["security_event", "entity"],
+            condition=Q(security_event__isnull=False),
+            name=f"{prefix}_one_per_set_and_entity",
+        ),
+        models.UniqueConstraint(
+            fields=["entity", source, "txn"], condition=~Q(txn=""), name=f"{prefix}_one_per_cause"
+        ),
+    ]
+
+
+class Detection(RiskEvidence):
     """One source's detection of one kind about an entity; the entity's risk derives from the
     active ones (risk.services.entity_risk).
 
@@ -259,19 +291,14 @@ class Detection(models.Model):
     entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="detections")
     source_ref = models.CharField(max_length=20, blank=True)
     kind = models.CharField(max_length=32, choices=DetectionKind.choices)
-    level = models.CharField(max_length=8, choices=RiskLevel.choices)
     reported = models.BooleanField(default=True)
     state = models.CharField(
         max_length=16, choices=DetectionState.choices, default=DetectionState.ACTIVE
     )
-    reasons = models.CharField(max_length=500, blank=True)
-    issuer = models.CharField(max_length=700, blank=True)
-    event_type = models.CharField(max_length=255, blank=True)
     # The SET behind the current level (None for an admin's detection).
     security_event = models.ForeignKey(
         SecurityEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    actor_name = models.CharField(max_length=150, blank=True)
     first_seen_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     # Event time (event_timestamp, else toe, else iat) of the newest signal applied: an older
@@ -301,14 +328,6 @@ class Detection(models.Model):
         return f"{self.entity_id} {self.kind} {self.level} ({self.state})"
 
     @property
-    def level_choice(self) -> RiskLevel:
-        return RiskLevel(self.level)
-
-    @property
-    def kind_choice(self) -> DetectionKind:
-        return DetectionKind(self.kind)
-
-    @property
     def state_choice(self) -> DetectionState:
         return DetectionState(self.state)
 
@@ -331,9 +350,10 @@ class SignalEffect(models.TextChoices):
     BEFORE_DETECTIONS = "BEFORE_DETECTIONS", "Recorded before detections existed"
 
 
-class DetectionSignal(models.Model):
+class DetectionSignal(RiskEvidence):
     """One report of a detection (a SET, an admin): the report lists and counts these, repeats
-    included, as Okta counts detections."""
+    included, as Okta counts detections. `level` is what it said (NONE: its source cleared
+    the detection)."""
 
     entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="signals")
     detection = models.ForeignKey(
@@ -341,35 +361,17 @@ class DetectionSignal(models.Model):
     )
     source_ref = models.CharField(max_length=20, blank=True)
     kind = models.CharField(max_length=32, choices=DetectionKind.choices)
-    # What the signal said (NONE: its source cleared the detection).
-    level = models.CharField(max_length=8, choices=RiskLevel.choices)
     effect = models.CharField(max_length=20, choices=SignalEffect.choices)
-    reasons = models.CharField(max_length=500, blank=True)
-    issuer = models.CharField(max_length=700, blank=True)
-    event_type = models.CharField(max_length=255, blank=True)
     security_event = models.ForeignKey(
         SecurityEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     txn = models.CharField(max_length=255, blank=True)
     trace_id = models.CharField(max_length=64, blank=True)
-    actor_name = models.CharField(max_length=150, blank=True)
     observed_at = models.DateTimeField()
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["security_event", "entity"],
-                condition=Q(security_event__isnull=False),
-                name="signal_one_per_set_and_entity",
-            ),
-            # SSF txn: SETs of one stream sharing a cause make one signal per entity.
-            models.UniqueConstraint(
-                fields=["entity", "source_ref", "txn"],
-                condition=~Q(txn=""),
-                name="signal_one_per_cause",
-            ),
-        ]
+        constraints = one_per_set_and_cause("signal", "source_ref")
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="signal_created"),
             models.Index(fields=["entity", "-created_at"], name="signal_entity"),
@@ -378,14 +380,6 @@ class DetectionSignal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entity_id} {self.kind} {self.level}: {self.effect}"
-
-    @property
-    def level_choice(self) -> RiskLevel:
-        return RiskLevel(self.level)
-
-    @property
-    def kind_choice(self) -> DetectionKind:
-        return DetectionKind(self.kind)
 
 
 class RiskChangeCause(models.TextChoices):
@@ -396,13 +390,12 @@ class RiskChangeCause(models.TextChoices):
     EXPIRED = "EXPIRED", "Detection expired"
 
 
-class RiskChange(models.Model):
+class RiskChange(RiskEvidence):
     """One change of an entity's derived risk level, what caused it, and the detections behind
     the new level (`detections`, as they were then)."""
 
     entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="risk_changes")
     previous_level = models.CharField(max_length=8, choices=RiskLevel.choices)
-    level = models.CharField(max_length=8, choices=RiskLevel.choices)
     # Okta's detection type of the detection behind the new level (or of the cause, at NONE).
     source = models.CharField(
         max_length=64, choices=RiskSource.choices, default=RiskSource.PROVIDER
@@ -410,9 +403,6 @@ class RiskChange(models.Model):
     cause = models.CharField(
         max_length=16, choices=RiskChangeCause.choices, default=RiskChangeCause.SIGNAL
     )
-    reasons = models.CharField(max_length=500, blank=True)
-    issuer = models.CharField(max_length=700, blank=True)
-    event_type = models.CharField(max_length=255, blank=True)
     security_event = models.ForeignKey(
         SecurityEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="risk_changes"
     )
@@ -426,24 +416,11 @@ class RiskChange(models.Model):
     trace_id = models.CharField(max_length=64)
     observed_at = models.DateTimeField(help_text="When the signal says the event happened.")
     created_at = models.DateTimeField(default=timezone.now)
-    actor_name = models.CharField(max_length=150, blank=True)
     # The entity risk policy rule the change matched ("" when none was evaluated).
     rule_name = models.CharField(max_length=100, blank=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["security_event", "entity"],
-                condition=Q(security_event__isnull=False),
-                name="risk_change_one_per_set_and_entity",
-            ),
-            # SSF txn: SETs sharing a cause make one risk change.
-            models.UniqueConstraint(
-                fields=["entity", "stream_ref", "txn"],
-                condition=~Q(txn=""),
-                name="risk_change_one_per_cause",
-            ),
-        ]
+        constraints = one_per_set_and_cause("risk_change", "stream_ref")
         indexes = [
             models.Index(fields=["entity", "-created_at"], name="risk_change_entity"),
             models.Index(fields=["-created_at"], name="risk_change_created"),
@@ -452,10 +429,6 @@ class RiskChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entity_id}: {self.previous_level} -> {self.level}"
-
-    @property
-    def level_choice(self) -> RiskLevel:
-        return RiskLevel(self.level)
 
     @property
     def detection_name(self) -> str:

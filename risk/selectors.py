@@ -4,6 +4,7 @@ import base64
 import binascii
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncHour
@@ -42,6 +43,7 @@ RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(
 REPORT_LOG_TYPES = (RECEIVE_EVENT, RISK_CHANGE, DETECTION_DISMISS, POLICY_EVALUATE, POLICY_ACTION,
                     UNIVERSAL_LOGOUT, WORKFLOW_RUN)  # fmt: skip
 DETECTION_LEVELS = (RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH)
+_Row = TypeVar("_Row", DetectionSignal, RiskChange)
 
 
 @dataclass
@@ -77,23 +79,32 @@ def _bars(rows: list[tuple[str, int]]) -> list[dict]:
     return [{"label": label, "count": n, "percent": round(100 * n / peak)} for label, n in rows]
 
 
+def _report_filter(
+    rows: QuerySet[_Row], filters: ReportFilters, *, stream: str, kind: str
+) -> QuerySet[_Row]:
+    """Rows with `created_at`, `level`, `event_type` and `entity`, kept by the report's filters
+    (`stream` and `kind` name the fields those filters read)."""
+    if filters.since:
+        rows = rows.filter(created_at__gte=filters.since)
+    if filters.level:
+        rows = rows.filter(level=filters.level)
+    if filters.stream:
+        rows = rows.filter(**{stream: filters.stream})
+    if filters.kind:
+        rows = rows.filter(**{kind: filters.kind})
+    if filters.event_type:
+        rows = rows.filter(event_type=filters.event_type)
+    entities = filters.entities()
+    return rows if entities is None else rows.filter(entity__in=entities)
+
+
 def report_detections(*, filters: ReportFilters) -> QuerySet[DetectionSignal]:
     """Each detection reported (a signal with a level; repeats included, as Okta counts them),
     newest first: the report's list and its Detections figure."""
-    signals = DetectionSignal.objects.filter(level__in=DETECTION_LEVELS)
-    if filters.since:
-        signals = signals.filter(created_at__gte=filters.since)
-    if filters.level:
-        signals = signals.filter(level=filters.level)
-    if filters.stream:
-        signals = signals.filter(source_ref=filters.stream)
-    if filters.kind:
-        signals = signals.filter(kind=filters.kind)
-    if filters.event_type:
-        signals = signals.filter(event_type=filters.event_type)
-    entities = filters.entities()
-    if entities is not None:
-        signals = signals.filter(entity__in=entities)
+    signals = _report_filter(
+        DetectionSignal.objects.filter(level__in=DETECTION_LEVELS), filters,
+        stream="source_ref", kind="kind",
+    )  # fmt: skip
     return signals.select_related("entity", "detection", "security_event").order_by(
         "-created_at", "-id"
     )
@@ -102,20 +113,12 @@ def report_detections(*, filters: ReportFilters) -> QuerySet[DetectionSignal]:
 def report_rule_triggers(*, filters: ReportFilters) -> QuerySet[RiskChange]:
     """Risk changes that matched a policy rule, newest first, with the actions they fired
     (filter `action`: those that fired that kind of action)."""
-    changes = RiskChange.objects.exclude(rule_name="")
-    if filters.since:
-        changes = changes.filter(created_at__gte=filters.since)
-    if filters.level:
-        changes = changes.filter(level=filters.level)
-    if filters.stream:
-        changes = changes.filter(stream_ref=filters.stream)
-    if filters.kind:
-        changes = changes.filter(detection__kind=filters.kind)
-    if filters.event_type:
-        changes = changes.filter(event_type=filters.event_type)
-    entities = filters.entities()
-    if entities is not None:
-        changes = changes.filter(entity__in=entities)
+    changes = _report_filter(
+        RiskChange.objects.exclude(rule_name=""),
+        filters,
+        stream="stream_ref",
+        kind="detection__kind",
+    )
     if filters.action:
         changes = changes.filter(
             pk__in=PolicyAction.objects.filter(kind=filters.action).values("risk_change_id")

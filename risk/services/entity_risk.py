@@ -10,7 +10,8 @@ of one kind; risk.mapping names the kind of each event type.
 - A level we infer from an event type (session revoked -> MEDIUM...) raises its detection but
   never lowers it, and the detection expires after its kind's lifetime.
 - A signal older (by event time) than the newest one applied to the same (entity, source,
-  kind) does not replace a reported level; other sources' signals do not matter to it.
+  kind) does not replace a reported level, nor open again a detection its source cleared
+  later; other sources' signals do not matter to it.
 - SETs of one stream sharing a `txn` are one cause: the first one's signal counts.
 
 So no source, and no routine follow-up event, can lower another source's detection: only the
@@ -25,6 +26,7 @@ from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from common.tasks import enqueue_on_commit
@@ -55,6 +57,7 @@ from risk.services.system_log import (
 )
 
 OUT_OF_ORDER = "older than the signal behind this source's detection; not applied"
+CLEARED_LATER = "older than this source's clearing of its detection of this kind; not applied"
 SAME_CAUSE = "a SET with the same txn already reported this entity's detection"
 NOT_LOWERED = "an inferred level never lowers a detection; the detection keeps its level"
 NOTHING_TO_CLEAR = "this source has no active detection of this kind to clear"
@@ -120,8 +123,9 @@ class RiskWork:
     """Risk work on entities the caller has locked: signals, admin changes and expiries are
     applied in memory, then `save` writes everything with a fixed number of statements.
 
-    Reads one query for the active detections of all the entities (and one for the causes
-    already seen, when `txns` are given).
+    Reads one query for the active detections of all the entities, one for the event times
+    at which their sources cleared detections, and one for the causes already seen (when
+    `txns` are given).
     """
 
     def __init__(
@@ -134,6 +138,15 @@ class RiskWork:
             state = self.states[detection.entity_id]
             detection.entity = state.entity
             state.active[(detection.source_ref, detection.kind)] = detection
+        self.cleared_at: dict[tuple[str, str, str], datetime] = {
+            (entity_id, source_ref, kind): newest
+            for entity_id, source_ref, kind, newest in DetectionSignal.objects.filter(
+                entity_id__in=ids, effect__in=(SignalEffect.CLEARED, SignalEffect.NOTHING_TO_CLEAR)
+            )
+            .values_list("entity_id", "source_ref", "kind")
+            .annotate(newest=Max("observed_at"))
+            .order_by()
+        }
         txns = set(txns) - {""}
         self.known_causes: set[tuple[str, str, str]] = (
             set(
@@ -197,6 +210,7 @@ class RiskWork:
         state = self.states[entity.pk]
         key = (source_ref, report.kind.value)
         detection = state.active.get(key)
+        cleared_at = self.cleared_at.get((entity.pk, *key))
         level, why = report.level, ""
         reasons = reasons[:REASONS_MAX_CHARS]
         evidence = {"reasons": reasons, "issuer": issuer, "event_type": event_type,
@@ -204,6 +218,8 @@ class RiskWork:
         if detection is None:
             if level == RiskLevel.NONE:
                 effect, why = SignalEffect.NOTHING_TO_CLEAR, NOTHING_TO_CLEAR
+            elif report.reported and cleared_at is not None and observed_at < cleared_at:
+                effect, why = SignalEffect.OUT_OF_ORDER, CLEARED_LATER
             else:
                 effect = SignalEffect.NEW
                 detection = Detection(
@@ -231,6 +247,8 @@ class RiskWork:
             detection.last_seen_at = self.now
             detection.observed_at = max(detection.observed_at, observed_at)
             detection.expires_at = self._expiry(report.kind)
+        if level == RiskLevel.NONE and effect != SignalEffect.OUT_OF_ORDER:
+            self.cleared_at[(entity.pk, *key)] = max(cleared_at or observed_at, observed_at)
         if detection is not None and effect != SignalEffect.OUT_OF_ORDER:
             self.touched[id(detection)] = detection
         signal = DetectionSignal(

@@ -11,6 +11,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from risk.checks import detection_lifetimes_check
 from risk.mapping import CAEP, OKTA, RISC
 from risk.models import (
     Detection,
@@ -167,6 +168,22 @@ def test_out_of_order_is_judged_per_source_and_kind(alice, stream, deliver, seco
     assert "older than the signal" in last_receipt().debug_data["riskNotChanged"]
 
 
+def test_a_late_older_signal_does_not_reopen_what_its_source_cleared_since(alice, deliver):
+    now = time.time()
+    deliver(USER_RISK, {"current_level": "high", "event_timestamp": now})
+    deliver(USER_RISK, {"current_level": "secure", "event_timestamp": now + 100})
+    deliver(USER_RISK, {"current_level": "high", "event_timestamp": now + 50})
+    assert level_of(alice) == RiskLevel.NONE
+    assert DetectionSignal.objects.order_by("id").last().effect == SignalEffect.OUT_OF_ORDER
+    assert "clearing" in last_receipt().debug_data["riskNotChanged"]
+    # A clear that found nothing counts too, and a newer signal opens a detection again.
+    deliver(USER_RISK, {"current_level": "none", "event_timestamp": now + 300})
+    deliver(USER_RISK, {"current_level": "medium", "event_timestamp": now + 200})
+    assert level_of(alice) == RiskLevel.NONE
+    deliver(USER_RISK, {"current_level": "medium", "event_timestamp": now + 400})
+    assert level_of(alice) == RiskLevel.MEDIUM
+
+
 # --- Expiry -----------------------------------------------------------------------------------
 
 
@@ -208,8 +225,6 @@ def test_a_repeat_renews_an_inferred_detection_and_reported_levels_do_not_expire
 
 
 def test_the_lifetime_setting_is_checked_at_start_up(settings):
-    from risk.checks import detection_lifetimes_check
-
     settings.RISK_DETECTION_LIFETIME_DAYS = {"USER_RISK": "never", "SESSIONS_REVOKED": "0.5"}
     assert detection_lifetimes_check(None) == []
     settings.RISK_DETECTION_LIFETIME_DAYS = {"SESSION": "1", "USER_RISK": "inf"}

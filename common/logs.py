@@ -42,11 +42,6 @@ def log_context() -> dict[str, str]:
     return {name: value for name, value in values.items() if value}
 
 
-def bind_trace_id(trace_id: str) -> None:
-    """Name the SET trace id for the rest of the current task (or request)."""
-    _context["trace_id"].set(trace_id or None)
-
-
 @contextmanager
 def bound(**values: str | None) -> Iterator[None]:
     """Set log context for the block; the previous values come back after it."""

@@ -6,3 +6,6 @@ class RiskConfig(AppConfig):
 
     name = "risk"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from risk import checks  # noqa: F401 - registers the settings checks

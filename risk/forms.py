@@ -6,8 +6,10 @@ from django import forms
 
 from risk.mapping import RULES
 from risk.models import (
+    ActionKind,
     AppSelection,
     ConnectedApp,
+    DetectionKind,
     DirectoryGroup,
     EntityKind,
     LevelCondition,
@@ -42,8 +44,17 @@ class EntitySearchForm(forms.Form):
 class ReportFilterForm(forms.Form):
     level = forms.ChoiceField(required=False, choices=[("", "Any risk"), *RiskLevel.choices[1:]])
     range = forms.ChoiceField(required=False, choices=RANGE_CHOICES, initial="7d")
-    stream = forms.ChoiceField(required=False)
+    stream = forms.ChoiceField(required=False, label="Source")
+    kind = forms.ChoiceField(
+        required=False, label="Detection", choices=[("", "Any detection"), *DetectionKind.choices]
+    )
     event_type = forms.ChoiceField(required=False)
+    entity_kind = forms.ChoiceField(
+        required=False, label="Entity", choices=[("", "Users and devices"), *EntityKind.choices]
+    )
+    action = forms.ChoiceField(
+        required=False, label="Rule action", choices=[("", "Any action"), *ActionKind.choices]
+    )
     q = forms.CharField(required=False, label="User", max_length=100)
 
     def __init__(self, *args, **kwargs):
@@ -158,11 +169,19 @@ class CsvImportForm(forms.Form):
 
 
 class RiskSetForm(forms.Form):
+    """An admin's level (no default: the admin chooses it) and why."""
+
     level = forms.ChoiceField(
-        choices=[(RiskLevel.HIGH, "High"), (RiskLevel.MEDIUM, "Medium"), (RiskLevel.LOW, "Low"),
-                 (RiskLevel.NONE, "Reset (no risk)")],
+        choices=[("", "Choose a level"), (RiskLevel.HIGH, "High"), (RiskLevel.MEDIUM, "Medium"),
+                 (RiskLevel.LOW, "Low (dismisses the other detections)")],
     )  # fmt: skip
     reason = forms.CharField(required=False, max_length=300)
+
+
+class DismissForm(forms.Form):
+    """Why an admin dismisses a detection, or resets an entity (required: it is logged)."""
+
+    reason = forms.CharField(max_length=300)
 
 
 class PolicyRuleForm(forms.Form):

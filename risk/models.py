@@ -151,7 +151,7 @@ class UserStatus(models.TextChoices):
 
 
 class Entity(models.Model):
-    """A user or device in the directory, with its current entity risk."""
+    """A user or device in the directory, with its entity risk (derived from its detections)."""
 
     id = models.CharField(primary_key=True, max_length=20, editable=False)
     kind = models.CharField(max_length=8, choices=EntityKind.choices, default=EntityKind.USER)
@@ -166,9 +166,7 @@ class Entity(models.Model):
     risk_level = models.CharField(max_length=8, choices=RiskLevel.choices, default=RiskLevel.NONE)
     risk_reason = models.CharField(max_length=500, blank=True)
     risk_updated_at = models.DateTimeField(null=True, blank=True)
-    # Event time (RFC 8417 event_timestamp/toe, else iat) of the signal behind the current level:
-    # an older signal arriving late never overwrites it.
-    risk_observed_at = models.DateTimeField(null=True, blank=True)
+    # The source of the detection behind the current level ("" for an admin).
     risk_stream_ref = models.CharField(max_length=20, blank=True)
     # Okta's user lifecycle (status, activated, statusChanged, lastUpdated); a deprovisioned
     # user keeps its risk history.
@@ -232,42 +230,221 @@ class RiskSource(models.TextChoices):
     ADMIN = "ADMIN_REPORTED_USER_RISK", "Admin Reported User Risk"
 
 
-class RiskChange(models.Model):
-    """One change of an entity's risk level, and the signal (or admin) behind it."""
+class DetectionKind(models.TextChoices):
+    """What a detection is about, named by the mapping table after the event type behind it."""
 
-    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="risk_changes")
-    previous_level = models.CharField(max_length=8, choices=RiskLevel.choices)
+    USER_RISK = "USER_RISK", "User risk"
+    DEVICE_RISK = "DEVICE_RISK", "Device risk"
+    DEVICE_COMPLIANCE = "DEVICE_COMPLIANCE", "Device compliance"
+    CREDENTIAL_CHANGE = "CREDENTIAL_CHANGE", "Credential change"
+    SESSIONS_REVOKED = "SESSIONS_REVOKED", "Sessions revoked"
+    ASSURANCE_DECREASE = "ASSURANCE_DECREASE", "Assurance level decrease"
+    TOKEN_CLAIMS_CHANGE = "TOKEN_CLAIMS_CHANGE", "Token claims change"
+    SESSION_ACTIVITY = "SESSION_ACTIVITY", "Session activity"
+    CREDENTIAL_COMPROMISE = "CREDENTIAL_COMPROMISE", "Credential compromise"
+    ACCOUNT_DISABLED = "ACCOUNT_DISABLED", "Account disabled"
+    ACCOUNT_ENABLED = "ACCOUNT_ENABLED", "Account enabled"
+    ACCOUNT_PURGED = "ACCOUNT_PURGED", "Account purged"
+    IDENTIFIER_CHANGED = "IDENTIFIER_CHANGED", "Identifier changed"
+    IDENTIFIER_RECYCLED = "IDENTIFIER_RECYCLED", "Identifier recycled"
+    CREDENTIAL_CHANGE_REQUIRED = "CREDENTIAL_CHANGE_REQUIRED", "Credential change required"
+    ACCOUNT_RECOVERY = "ACCOUNT_RECOVERY", "Account recovery"
+    OPT_OUT = "OPT_OUT", "Opt in / opt out"
+    IP_CHANGE = "IP_CHANGE", "IP change"
+    ADMIN = "ADMIN", "Admin reported"
+
+    @property
+    def detection_type(self) -> RiskSource:
+        """Okta's detection type (riskDetectionTypes) of this kind."""
+        return RiskSource.ADMIN if self is DetectionKind.ADMIN else RiskSource.PROVIDER
+
+
+class DetectionState(models.TextChoices):
+    ACTIVE = "ACTIVE", "Active"
+    CLEARED = "CLEARED", "Cleared by its source"
+    EXPIRED = "EXPIRED", "Expired"
+    DISMISSED = "DISMISSED", "Dismissed by an admin"
+
+    @property
+    def badge(self) -> str:
+        return {"ACTIVE": "warning", "DISMISSED": "info"}.get(self.value, "muted")
+
+
+class RiskEvidence(models.Model):
+    """What detections, their signals and risk changes each keep: a level and what said it."""
+
     level = models.CharField(max_length=8, choices=RiskLevel.choices)
-    source = models.CharField(
-        max_length=64, choices=RiskSource.choices, default=RiskSource.PROVIDER
-    )
     reasons = models.CharField(max_length=500, blank=True)
     issuer = models.CharField(max_length=700, blank=True)
     event_type = models.CharField(max_length=255, blank=True)
+    actor_name = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def level_choice(self) -> RiskLevel:
+        return RiskLevel(self.level)
+
+
+def one_per_set_and_cause(prefix: str, source: str) -> list[models.BaseConstraint]:
+    """One row per (SET, entity), and per SSF txn of one source and entity: SETs sharing a
+    cause make one."""
+    return [
+        models.UniqueConstraint(
+            fields=["security_event", "entity"],
+            condition=Q(security_event__isnull=False),
+            name=f"{prefix}_one_per_set_and_entity",
+        ),
+        models.UniqueConstraint(
+            fields=["entity", source, "txn"], condition=~Q(txn=""), name=f"{prefix}_one_per_cause"
+        ),
+    ]
+
+
+class Detection(RiskEvidence):
+    """One source's detection of one kind about an entity; the entity's risk derives from the
+    active ones (risk.services.entity_risk).
+
+    `source_ref` is the stream's id ("" for an admin). `reported`: the source states this
+    detection's level itself (Okta user/device risk, CAEP risk-level-change, compliance), so
+    its newest signal replaces the level; otherwise the level is one we infer from the event
+    type, and a later signal can raise it but never lower it.
+    """
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="detections")
+    source_ref = models.CharField(max_length=20, blank=True)
+    kind = models.CharField(max_length=32, choices=DetectionKind.choices)
+    reported = models.BooleanField(default=True)
+    state = models.CharField(
+        max_length=16, choices=DetectionState.choices, default=DetectionState.ACTIVE
+    )
+    # The SET behind the current level (None for an admin's detection).
+    security_event = models.ForeignKey(
+        SecurityEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    # Event time (event_timestamp, else toe, else iat) of the newest signal applied: an older
+    # signal of the same source and kind arriving late does not replace a reported level.
+    observed_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.CharField(max_length=150, blank=True)
+    end_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["entity", "source_ref", "kind"],
+                condition=Q(state="ACTIVE"),
+                name="detection_one_active_per_source_and_kind",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["entity", "-last_seen_at"], name="detection_entity"),
+            models.Index(
+                fields=["expires_at"], condition=Q(state="ACTIVE"), name="detection_expiry"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity_id} {self.kind} {self.level} ({self.state})"
+
+    @property
+    def state_choice(self) -> DetectionState:
+        return DetectionState(self.state)
+
+    @property
+    def is_active(self) -> bool:
+        return self.state == DetectionState.ACTIVE
+
+
+class SignalEffect(models.TextChoices):
+    """What one signal did to its detection."""
+
+    NEW = "NEW", "New detection"
+    RAISED = "RAISED", "Raised the level"
+    LOWERED = "LOWERED", "Lowered the level (the source's own)"
+    REPEATED = "REPEATED", "Repeated the level"
+    NOT_LOWERED = "NOT_LOWERED", "Lower than the detection: an inferred level never lowers"
+    OUT_OF_ORDER = "OUT_OF_ORDER", "Older than the detection's newest signal; not applied"
+    CLEARED = "CLEARED", "Cleared the detection"
+    NOTHING_TO_CLEAR = "NOTHING_TO_CLEAR", "Nothing to clear"
+    BEFORE_DETECTIONS = "BEFORE_DETECTIONS", "Recorded before detections existed"
+
+
+class DetectionSignal(RiskEvidence):
+    """One report of a detection (a SET, an admin): the report lists and counts these, repeats
+    included, as Okta counts detections. `level` is what it said (NONE: its source cleared
+    the detection)."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="signals")
+    detection = models.ForeignKey(
+        Detection, null=True, blank=True, on_delete=models.SET_NULL, related_name="signals"
+    )
+    source_ref = models.CharField(max_length=20, blank=True)
+    kind = models.CharField(max_length=32, choices=DetectionKind.choices)
+    effect = models.CharField(max_length=20, choices=SignalEffect.choices)
+    security_event = models.ForeignKey(
+        SecurityEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    txn = models.CharField(max_length=255, blank=True)
+    trace_id = models.CharField(max_length=64, blank=True)
+    observed_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = one_per_set_and_cause("signal", "source_ref")
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="signal_created"),
+            models.Index(fields=["entity", "-created_at"], name="signal_entity"),
+            models.Index(fields=["source_ref", "-created_at"], name="signal_source"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.entity_id} {self.kind} {self.level}: {self.effect}"
+
+
+class RiskChangeCause(models.TextChoices):
+    SIGNAL = "SIGNAL", "A signal"
+    ADMIN_SET = "ADMIN_SET", "Set by an admin"
+    DISMISSED = "DISMISSED", "Detection dismissed by an admin"
+    RESET = "RESET", "Reset by an admin"
+    EXPIRED = "EXPIRED", "Detection expired"
+
+
+class RiskChange(RiskEvidence):
+    """One change of an entity's derived risk level, what caused it, and the detections behind
+    the new level (`detections`, as they were then)."""
+
+    entity = models.ForeignKey(Entity, on_delete=models.CASCADE, related_name="risk_changes")
+    previous_level = models.CharField(max_length=8, choices=RiskLevel.choices)
+    # Okta's detection type of the detection behind the new level (or of the cause, at NONE).
+    source = models.CharField(
+        max_length=64, choices=RiskSource.choices, default=RiskSource.PROVIDER
+    )
+    cause = models.CharField(
+        max_length=16, choices=RiskChangeCause.choices, default=RiskChangeCause.SIGNAL
+    )
     security_event = models.ForeignKey(
         SecurityEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="risk_changes"
     )
+    # The detection whose change caused this one (None for a reset or several expiries).
+    detection = models.ForeignKey(
+        Detection, null=True, blank=True, on_delete=models.SET_NULL, related_name="risk_changes"
+    )
+    detections = models.JSONField(default=list, blank=True)
     stream_ref = models.CharField(max_length=20, blank=True)
     txn = models.CharField(max_length=255, blank=True)
     trace_id = models.CharField(max_length=64)
     observed_at = models.DateTimeField(help_text="When the signal says the event happened.")
     created_at = models.DateTimeField(default=timezone.now)
-    actor_name = models.CharField(max_length=150, blank=True)
+    # The entity risk policy rule the change matched ("" when none was evaluated).
+    rule_name = models.CharField(max_length=100, blank=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(
-                fields=["security_event", "entity"],
-                condition=Q(security_event__isnull=False),
-                name="risk_change_one_per_set_and_entity",
-            ),
-            # SSF txn: SETs sharing a cause make one risk change.
-            models.UniqueConstraint(
-                fields=["entity", "stream_ref", "txn"],
-                condition=~Q(txn=""),
-                name="risk_change_one_per_cause",
-            ),
-        ]
+        constraints = one_per_set_and_cause("risk_change", "stream_ref")
         indexes = [
             models.Index(fields=["entity", "-created_at"], name="risk_change_entity"),
             models.Index(fields=["-created_at"], name="risk_change_created"),
@@ -276,10 +453,6 @@ class RiskChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.entity_id}: {self.previous_level} -> {self.level}"
-
-    @property
-    def level_choice(self) -> RiskLevel:
-        return RiskLevel(self.level)
 
     @property
     def detection_name(self) -> str:

@@ -1,8 +1,8 @@
 """Every read of the risk app: the entity risk report, the System Log pages, the directory."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDay, TruncHour
@@ -13,6 +13,9 @@ from risk.cursors import BadCursor, cursor_make, cursor_read
 from risk.models import (
     ActionKind,
     ConnectedApp,
+    Detection,
+    DetectionSignal,
+    DetectionState,
     Entity,
     EntityKind,
     LogEvent,
@@ -23,9 +26,23 @@ from risk.models import (
     RiskLevel,
     Workflow,
 )
+from risk.services.system_log import (
+    DETECTION_DISMISS,
+    POLICY_ACTION,
+    POLICY_EVALUATE,
+    RECEIVE_EVENT,
+    RISK_CHANGE,
+    UNIVERSAL_LOGOUT,
+    WORKFLOW_RUN,
+)
 from streams.models import Stream
 
 RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+# The System Log records the entity risk report lists.
+REPORT_LOG_TYPES = (RECEIVE_EVENT, RISK_CHANGE, DETECTION_DISMISS, POLICY_EVALUATE, POLICY_ACTION,
+                    UNIVERSAL_LOGOUT, WORKFLOW_RUN)  # fmt: skip
+DETECTION_LEVELS = (RiskLevel.LOW, RiskLevel.MEDIUM, RiskLevel.HIGH)
+_Row = TypeVar("_Row", DetectionSignal, RiskChange)
 
 
 @dataclass
@@ -35,7 +52,10 @@ class ReportFilters:
     level: str = ""
     range: str = "7d"
     stream: str = ""
+    kind: str = ""
     event_type: str = ""
+    entity_kind: str = ""
+    action: str = ""
     q: str = ""
 
     @property
@@ -43,46 +63,109 @@ class ReportFilters:
         delta = RANGES.get(self.range)
         return timezone.now() - delta if delta else None
 
+    def entities(self) -> QuerySet[Entity] | None:
+        """The entities the entity filters (kind, search) allow; None when they allow all."""
+        if not (self.entity_kind or self.q):
+            return None
+        entities = Entity.objects.all()
+        if self.entity_kind:
+            entities = entities.filter(kind=self.entity_kind)
+        return entities.filter(_entity_search(self.q)) if self.q else entities
+
 
 def _bars(rows: list[tuple[str, int]]) -> list[dict]:
     peak = max((n for _label, n in rows), default=0) or 1
     return [{"label": label, "count": n, "percent": round(100 * n / peak)} for label, n in rows]
 
 
-def entity_risk_report(*, filters: ReportFilters) -> dict:
-    """Totals, detections over time and by source, for the report's header (a few aggregates)."""
-    changes = RiskChange.objects.all()
+def _report_filter(
+    rows: QuerySet[_Row], filters: ReportFilters, *, stream: str, kind: str
+) -> QuerySet[_Row]:
+    """Rows with `created_at`, `level`, `event_type` and `entity`, kept by the report's filters
+    (`stream` and `kind` name the fields those filters read)."""
     if filters.since:
-        changes = changes.filter(created_at__gte=filters.since)
-    if filters.stream:
-        changes = changes.filter(stream_ref=filters.stream)
-    if filters.event_type:
-        changes = changes.filter(event_type=filters.event_type)
-    if filters.q:
-        changes = changes.filter(_entity_search(filters.q, prefix="entity__"))
+        rows = rows.filter(created_at__gte=filters.since)
     if filters.level:
-        changes = changes.filter(level=filters.level)
-    totals = changes.aggregate(
+        rows = rows.filter(level=filters.level)
+    if filters.stream:
+        rows = rows.filter(**{stream: filters.stream})
+    if filters.kind:
+        rows = rows.filter(**{kind: filters.kind})
+    if filters.event_type:
+        rows = rows.filter(event_type=filters.event_type)
+    entities = filters.entities()
+    return rows if entities is None else rows.filter(entity__in=entities)
+
+
+def report_detections(*, filters: ReportFilters) -> QuerySet[DetectionSignal]:
+    """Each detection reported (a signal with a level; repeats included, as Okta counts them),
+    newest first: the report's list and its Detections figure."""
+    signals = _report_filter(
+        DetectionSignal.objects.filter(level__in=DETECTION_LEVELS), filters,
+        stream="source_ref", kind="kind",
+    )  # fmt: skip
+    return signals.select_related("entity", "detection", "security_event").order_by(
+        "-created_at", "-id"
+    )
+
+
+def report_rule_triggers(*, filters: ReportFilters) -> QuerySet[RiskChange]:
+    """Risk changes that matched a policy rule, newest first, with the actions they fired
+    (filter `action`: those that fired that kind of action)."""
+    changes = _report_filter(
+        RiskChange.objects.exclude(rule_name=""),
+        filters,
+        stream="stream_ref",
+        kind="detection__kind",
+    )
+    if filters.action:
+        changes = changes.filter(
+            pk__in=PolicyAction.objects.filter(kind=filters.action).values("risk_change_id")
+        )
+    return (
+        changes.select_related("entity").prefetch_related("actions").order_by("-created_at", "-id")
+    )
+
+
+def report_log_events(*, filters: ReportFilters) -> QuerySet[LogEvent]:
+    """The System Log records of entity risk (receipts, risk changes, policy, actions), newest
+    first; the level, kind and event-type filters do not apply to them."""
+    events = LogEvent.objects.filter(event_type__in=REPORT_LOG_TYPES)
+    if filters.since:
+        events = events.filter(published__gte=filters.since)
+    if filters.stream:
+        events = events.filter(stream_ref=filters.stream)
+    entities = filters.entities()
+    if entities is not None:
+        events = events.filter(entity_id__in=entities.values("pk"))
+    return events.order_by("-published", "-id")
+
+
+def entity_risk_report(*, filters: ReportFilters) -> dict:
+    """The report's figures (Okta's: detections at any level and repeats included, high-risk
+    detections, rule triggers that logged out or ran a workflow) and its two charts."""
+    detections = report_detections(filters=filters).order_by()
+    totals = detections.aggregate(
         detections=Count("id"), high=Count("id", filter=Q(level=RiskLevel.HIGH))
     )
-    actions = PolicyAction.objects.filter(risk_change__in=changes.values("id"))
-    totals |= actions.aggregate(
-        logouts=Count("id", filter=Q(kind=ActionKind.UNIVERSAL_LOGOUT)),
-        workflows=Count("id", filter=Q(kind=ActionKind.RUN_WORKFLOW)),
+    triggers = report_rule_triggers(filters=replace(filters, action="")).order_by()
+    totals |= triggers.aggregate(
+        logouts=Count("id", filter=Q(actions__kind=ActionKind.UNIVERSAL_LOGOUT), distinct=True),
+        workflows=Count("id", filter=Q(actions__kind=ActionKind.RUN_WORKFLOW), distinct=True),
     )
     trunc = TruncHour if filters.range == "24h" else TruncDay
     fmt = "%H:00" if filters.range == "24h" else "%b %d"
     over_time = (
-        changes.annotate(bucket=trunc("created_at")).values("bucket").annotate(n=Count("id"))
+        detections.annotate(bucket=trunc("created_at")).values("bucket").annotate(n=Count("id"))
         .order_by("bucket")
     )  # fmt: skip
-    names = dict(Stream.objects.values_list("pk", "name"))
-    by_source = changes.values("stream_ref").annotate(n=Count("id")).order_by("-n")[:10]
+    names = stream_names()
+    by_source = detections.values("source_ref").annotate(n=Count("id")).order_by("-n")[:10]
     return {
         "totals": totals,
         "over_time": _bars([(row["bucket"].strftime(fmt), row["n"]) for row in over_time]),
         "by_source": _bars(
-            [(names.get(r["stream_ref"]) or r["stream_ref"] or "Admin", r["n"]) for r in by_source]
+            [(names.get(r["source_ref"]) or r["source_ref"] or "Admin", r["n"]) for r in by_source]
         ),
     }
 
@@ -96,16 +179,24 @@ def _entity_search(q: str, prefix: str = "") -> Q:
 
 
 def entities_at_risk(*, filters: ReportFilters) -> QuerySet[Entity]:
-    """The report's list: entities with a risk (or the chosen level), newest change first."""
+    """Entities with a risk (or the chosen level), newest change first; the source and kind
+    filters keep those with such an active detection."""
     entities = Entity.objects.exclude(risk_level=RiskLevel.NONE)
     if filters.level:
         entities = Entity.objects.filter(risk_level=filters.level)
     if filters.since:
         entities = entities.filter(risk_updated_at__gte=filters.since)
+    active = Detection.objects.filter(state=DetectionState.ACTIVE)
     if filters.stream:
-        entities = entities.filter(risk_stream_ref=filters.stream)
+        entities = entities.filter(pk__in=active.filter(source_ref=filters.stream).values("entity"))
+    if filters.kind:
+        entities = entities.filter(pk__in=active.filter(kind=filters.kind).values("entity"))
     if filters.event_type:
-        entities = entities.filter(risk_changes__event_type=filters.event_type).distinct()
+        entities = entities.filter(
+            pk__in=active.filter(event_type=filters.event_type).values("entity")
+        )
+    if filters.entity_kind:
+        entities = entities.filter(kind=filters.entity_kind)
     if filters.q:
         entities = entities.filter(_entity_search(filters.q))
     return entities.order_by("-risk_updated_at", "id")
@@ -193,6 +284,19 @@ def entity_risk_history(*, entity: Entity) -> QuerySet[RiskChange]:
         .prefetch_related("actions")
         .order_by("-created_at", "-id")
     )
+
+
+def entity_detections(*, entity: Entity) -> tuple[list[Detection], list[Detection]]:
+    """An entity's active detections (highest level first) and its past ones (newest first),
+    with the SET behind each."""
+    rows = list(
+        Detection.objects.filter(entity=entity)
+        .select_related("security_event")
+        .order_by("-last_seen_at", "-id")
+    )
+    active = [d for d in rows if d.is_active]
+    active.sort(key=lambda d: d.level_choice.rank, reverse=True)
+    return active, [d for d in rows if not d.is_active]
 
 
 def stream_names() -> dict[str, str]:

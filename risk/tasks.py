@@ -5,6 +5,7 @@ from celery import shared_task
 from common.retention import retention_run
 from risk.retention import log_events_prune, risk_changes_prune
 from risk.services.actions import policy_action_execute, policy_actions_deliver_due
+from risk.services.entity_risk import detections_expire
 from risk.services.processing import security_events_process_pending
 from risk.services.system_log import admin_sign_in_record, stream_changes_mirror
 
@@ -54,3 +55,9 @@ def record_admin_sign_in(
     admin_sign_in_record(record_id=record_id, event_type=event_type, user_id=user_id,
                          username=username, outcome=outcome, reason=reason,
                          debug_data=debug_data)  # fmt: skip
+
+
+@shared_task(name="risk.expire_detections")
+def expire_detections() -> int:
+    """End detections past their lifetime (entity risk follows); a rerun expires nothing more."""
+    return detections_expire()

@@ -8,9 +8,24 @@ urlpatterns = [
     path("reports/entity-risk/", reports.EntityRiskReportView.as_view(), name="entity_risk_report"),
     path("reports/entity-risk/<oid:pk>/", reports.EntityDetailView.as_view(), name="entity_detail"),
     path(
+        "reports/entity-risk/export/<slug:view>.csv",
+        reports.EntityRiskExportView.as_view(),
+        name="entity_risk_export",
+    ),
+    path(
         "reports/entity-risk/<oid:pk>/risk/",
         reports.EntityRiskSetView.as_view(),
         name="entity_risk_set",
+    ),
+    path(
+        "reports/entity-risk/<oid:pk>/reset/",
+        reports.EntityRiskResetView.as_view(),
+        name="entity_risk_reset",
+    ),
+    path(
+        "reports/entity-risk/<oid:pk>/detections/<int:detection_pk>/dismiss/",
+        reports.DetectionDismissView.as_view(),
+        name="detection_dismiss",
     ),
     path("reports/system-log/", system_log.SystemLogView.as_view(), name="system_log"),
     path("directory/people/", directory.EntityListView.as_view(), name="entity_list"),

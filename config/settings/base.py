@@ -98,6 +98,9 @@ POLICY_ACTION_RETRY_SECONDS = env.float("POLICY_ACTION_RETRY_SECONDS", default=5
 STREAM_CHANGES_MIRROR_INTERVAL_SECONDS = env.float(
     "STREAM_CHANGES_MIRROR_INTERVAL_SECONDS", default=60.0
 )
+# Detection lifetimes by kind, replacing risk.mapping's defaults: "SESSIONS_REVOKED=2,USER_RISK=90"
+# (days) or "KIND=never" (checked at start-up by risk.checks).
+RISK_DETECTION_LIFETIME_DAYS = env.dict("RISK_DETECTION_LIFETIME_DAYS", default={})
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -264,6 +267,7 @@ CELERY_BEAT_SCHEDULE = {
     "poll-streams": _every(POLL_INTERVAL_SECONDS, "events.poll_streams"),
     "prune-security-events": _every(RETENTION_INTERVAL_SECONDS, "events.prune_security_events"),
     "prune-risk-history": _every(RETENTION_INTERVAL_SECONDS, "risk.prune_risk_history"),
+    "expire-detections": _every(60.0, "risk.expire_detections"),
 }
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -39,7 +39,7 @@ from django.utils import timezone
 
 from common import metrics
 from common.crypto import decrypt
-from common.logs import bind_trace_id
+from common.logs import bound
 from risk.models import (
     ActionKind,
     ActionStatus,
@@ -296,24 +296,25 @@ def _record(action: PolicyAction, *, status: ActionStatus | None, done: bool, de
 def _deliver(action: PolicyAction) -> ActionStatus | None:
     """Make the claimed attempt and record it; the action's new status (None: still PENDING,
     due again after a back-off)."""
-    bind_trace_id(action.risk_change.trace_id)
-    if action.redeliveries > MAX_REDELIVERIES:
-        done, retry = False, False
-        detail = f"the worker stopped during each of {action.redeliveries} sends"
-    else:
-        try:
-            done, retry, detail = _attempt(action)
-        except Exception as exc:  # a bug of ours: a failed attempt, logged and retried like others
-            logger.exception("Policy action %s failed unexpectedly", action.pk)
-            done, retry, detail = False, True, f"unexpected error ({type(exc).__name__})"
-    gives_up = not done and (not retry or action.attempts >= MAX_ATTEMPTS)
-    status = ActionStatus.SUCCEEDED if done else ActionStatus.FAILED if gives_up else None
-    reason = detail if done else f"{detail}; {'gave up' if gives_up else 'will retry'}"
-    metrics.policy_action_attempted(kind=action.kind, done=done, gave_up=gives_up)
-    _retrying_database_errors(
-        lambda: _record(action, status=status, done=done, detail=detail, reason=reason)
-    )
-    return status
+    # Log lines name this action's SET; a sweep delivers actions of many SETs in turn.
+    with bound(trace_id=action.risk_change.trace_id or None):
+        if action.redeliveries > MAX_REDELIVERIES:
+            done, retry = False, False
+            detail = f"the worker stopped during each of {action.redeliveries} sends"
+        else:
+            try:
+                done, retry, detail = _attempt(action)
+            except Exception as exc:  # our bug: a failed attempt, logged and retried
+                logger.exception("Policy action %s failed unexpectedly", action.pk)
+                done, retry, detail = False, True, f"unexpected error ({type(exc).__name__})"
+        gives_up = not done and (not retry or action.attempts >= MAX_ATTEMPTS)
+        status = ActionStatus.SUCCEEDED if done else ActionStatus.FAILED if gives_up else None
+        reason = detail if done else f"{detail}; {'gave up' if gives_up else 'will retry'}"
+        metrics.policy_action_attempted(kind=action.kind, done=done, gave_up=gives_up)
+        _retrying_database_errors(
+            lambda: _record(action, status=status, done=done, detail=detail, reason=reason)
+        )
+        return status
 
 
 def policy_action_execute(*, action_id: int) -> ActionStatus | None:

@@ -6,14 +6,9 @@ per column; the database itself took a few percent. Plain parameterised statemen
 PostgreSQL) do the same writes for a fraction of that.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from django.db import connection, models
-
-from risk.models import Entity, LogEvent
-
-ENTITY_RISK_FIELDS = ("risk_level", "risk_reason", "risk_updated_at", "risk_observed_at",
-                      "risk_stream_ref")  # fmt: skip
 
 
 def _concrete(model: type[models.Model], name: str) -> models.Field:  # type: ignore[type-arg]
@@ -29,33 +24,39 @@ def column_size(model: type[models.Model], name: str) -> int:  # type: ignore[ty
     return size
 
 
-def entities_risk_save(entities: Iterable[Entity]) -> None:
-    """Write the risk fields of entities already locked by the caller (one statement each,
-    sent together)."""
-    fields = [_concrete(Entity, name) for name in ENTITY_RISK_FIELDS]
+def rows_update(
+    model: type[models.Model],
+    names: Sequence[str],
+    rows: Iterable[models.Model],
+) -> None:
+    """Write the fields `names` of saved rows the caller has locked (one UPDATE each, sent
+    together)."""
+    fields = [_concrete(model, name) for name in names]
     assignments = ", ".join(f"{connection.ops.quote_name(f.column)} = %s" for f in fields)
-    table = connection.ops.quote_name(Entity._meta.db_table)
+    table = connection.ops.quote_name(model._meta.db_table)
+    key = connection.ops.quote_name(model._meta.pk.column)  # type: ignore[union-attr]
     # Names from the model's own metadata, values as parameters.
-    sql = f"UPDATE {table} SET {assignments} WHERE id = %s"  # noqa: S608
-    rows = [
-        [f.get_db_prep_save(getattr(entity, f.attname), connection) for f in fields] + [entity.pk]
-        for entity in entities
+    sql = f"UPDATE {table} SET {assignments} WHERE {key} = %s"  # noqa: S608
+    params = [
+        [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields] + [row.pk]
+        for row in rows
     ]
-    if rows:
+    if params:
         with connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
+            cursor.executemany(sql, params)
 
 
-def log_events_insert(events: list[LogEvent]) -> None:
-    """Insert System Log records: COPY on PostgreSQL, bulk_create elsewhere (make run's SQLite)."""
-    if not events:
+def rows_insert(model: type[models.Model], rows: Sequence[models.Model]) -> None:
+    """Insert new rows whose ids nobody needs back: COPY on PostgreSQL, bulk_create elsewhere
+    (make run's SQLite)."""
+    if not rows:
         return
     if connection.vendor != "postgresql":
-        LogEvent.objects.bulk_create(events)
+        model._default_manager.bulk_create(rows)
         return
-    fields = [f for f in LogEvent._meta.concrete_fields if not f.primary_key]
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    table = connection.ops.quote_name(LogEvent._meta.db_table)
+    table = connection.ops.quote_name(model._meta.db_table)
     # Django's cursor wraps psycopg's, whose COPY takes rows of adapted values; errors become
     # Django's (IntegrityError...) as for any other query.
     with (
@@ -63,7 +64,7 @@ def log_events_insert(events: list[LogEvent]) -> None:
         connection.wrap_database_errors,
         cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
     ):
-        for event in events:
+        for row in rows:
             copy.write_row(
-                [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
+                [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
             )

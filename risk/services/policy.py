@@ -1,4 +1,9 @@
-"""The entity risk policy (Okta's model): which rule a risk change matches, and what it fires."""
+"""The entity risk policy (Okta's model): which rule a risk change matches, and what it fires.
+
+It runs on changes of the entity's derived risk level (risk.services.entity_risk), so a rise
+fires a rule's actions once, however many signals repeat it. A rule's detection-type and
+source-stream conditions match when any detection behind the new level has them.
+"""
 
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,10 +46,15 @@ class LoadedRule:
         rule = self.rule
         if rule.is_catch_all:
             return True
+        behind = change.detections or [
+            {"detectionType": change.source, "sourceRef": change.stream_ref}
+        ]
+        types = {d["detectionType"] for d in behind}
+        sources = {d["sourceRef"] for d in behind}
         return (
             rule.risk_level in (LevelCondition.ANY, change.level)
-            and (not rule.detection_types or change.source in rule.detection_types)
-            and (not self.streams or change.stream_ref in self.streams)
+            and (not rule.detection_types or bool(types & set(rule.detection_types)))
+            and (not self.streams or bool(sources & self.streams))
             and (not self.include or bool(self.include & group_ids))
             and not (self.exclude & group_ids)
         )
@@ -101,24 +111,19 @@ def _risk_data(change: RiskChange) -> dict[str, Any]:
     }
 
 
-def policy_evaluate(
-    *, policy: Policy, change: RiskChange, entity: Entity, group_ids: set[int]
-) -> tuple[list[LogEvent], list[PolicyAction]]:
-    """Evaluate the policy for a saved risk change: the log records and the (unsaved) actions.
-
-    Clearing a risk (level NONE) evaluates nothing: the policy acts on risk, not on its absence.
-    """
-    if change.level == RiskLevel.NONE:
-        return [], []
+def policy_match(
+    *, policy: Policy, change: RiskChange, group_ids: set[int]
+) -> tuple[LoadedRule | None, list[PolicyAction]]:
+    """The rule a risk change matches and the (unsaved) actions it fires; nothing is written,
+    so the console can show an admin what a change would run before it is made."""
     loaded = policy.first_match(change=change, group_ids=group_ids)
     if loaded is None:
-        return [], []
+        return None, []
     rule = loaded.rule
-    apps = policy.logout_apps(loaded)
     actions = [
         PolicyAction(risk_change=change, rule=rule, rule_name=rule.name,
                      kind=ActionKind.UNIVERSAL_LOGOUT, app=app, target_name=app.name)
-        for app in apps
+        for app in policy.logout_apps(loaded)
     ]  # fmt: skip
     if rule.workflow is not None and rule.workflow.active:
         actions.append(
@@ -126,6 +131,25 @@ def policy_evaluate(
                          kind=ActionKind.RUN_WORKFLOW, workflow=rule.workflow,
                          target_name=rule.workflow.name)
         )  # fmt: skip
+    return loaded, actions
+
+
+def policy_evaluate(
+    *, policy: Policy, change: RiskChange, entity: Entity, group_ids: set[int]
+) -> tuple[list[LogEvent], list[PolicyAction]]:
+    """Evaluate the policy for a risk change: the log records and the (unsaved) actions; the
+    matched rule's name is kept on the change (`rule_name`, for the report).
+
+    Clearing a risk (level NONE) evaluates nothing: the policy acts on risk, not on its absence.
+    """
+    if change.level == RiskLevel.NONE:
+        return [], []
+    loaded, actions = policy_match(policy=policy, change=change, group_ids=group_ids)
+    if loaded is None:
+        return [], []
+    rule = loaded.rule
+    change.rule_name = rule.name
+    apps = [action.app for action in actions if action.app is not None]
     rule_actions = [k for k, on in ((ActionKind.UNIVERSAL_LOGOUT, rule.terminate_sessions),
                                     (ActionKind.RUN_WORKFLOW, rule.workflow_id)) if on]  # fmt: skip
     common: dict[str, Any] = {

@@ -32,24 +32,17 @@ from events.dispatch import (
 from events.models import SecurityEvent, SecurityEventStatus
 from risk import mapping
 from risk.models import (
+    DetectionSignal,
     Entity,
     EntityIdentifier,
     EntityKind,
     LogEvent,
     MappingOverride,
     OutcomeResult,
-    PolicyAction,
-    RiskChange,
-    RiskSource,
+    RiskChangeCause,
 )
-from risk.services.bulk_write import column_size, entities_risk_save, log_events_insert
-from risk.services.entity_risk import (
-    entity_group_ids,
-    policy_actions_enqueue,
-    risk_change_apply,
-    risk_change_log,
-)
-from risk.services.policy import Policy, policy_evaluate
+from risk.services.bulk_write import column_size
+from risk.services.entity_risk import SAME_LEVEL, RiskWork, policy_actions_enqueue
 from risk.services.system_log import (
     RECEIVE_EVENT,
     entity_target,
@@ -68,8 +61,7 @@ BATCH_SIZE = 200
 # A drain that finds a small batch waits this long before the next select: fewer, larger batches.
 GATHER_SECONDS = 0.1
 # Column sizes: longer values from a SET are cut (or not created), not a reason to fail it.
-REASONS_MAX_CHARS = column_size(RiskChange, "reasons")
-TXN_MAX_CHARS = column_size(RiskChange, "txn")
+TXN_MAX_CHARS = column_size(DetectionSignal, "txn")
 ENTITY_TEXT_MAX_CHARS = column_size(Entity, "email")
 IDENTIFIER_MAX_CHARS = column_size(EntityIdentifier, "key")
 # A drain under constant load hands over after this long, so other tasks get a worker.
@@ -89,7 +81,7 @@ class ParsedEvent:
 
     @property
     def txn(self) -> str:
-        """The SET's `txn`, as RiskChange.txn can store it."""
+        """The SET's `txn`, as DetectionSignal.txn can store it."""
         txn = self.event.claims.get("txn")
         return txn[:TXN_MAX_CHARS] if isinstance(txn, str) else ""
 
@@ -144,7 +136,7 @@ class Batch:
             for item in sorted(self.items, key=lambda item: sorted(item.subject.keys)):
                 if (
                     item.subject
-                    and not self._entity_id(item.subject)
+                    and not self._entity_id(item.subject.keys)
                     and self._speaks_of_entity(item)
                 ):
                     entity = _auto_create(item.subject)
@@ -155,18 +147,12 @@ class Batch:
         self.entities = {
             e.pk: e for e in Entity.objects.select_for_update().filter(pk__in=ids).order_by("pk")
         }
-        txns = {item.txn for item in self.items} - {""}
-        self.known_causes = set(
-            RiskChange.objects.filter(entity_id__in=ids, txn__in=txns)
-            .values_list("entity_id", "stream_ref", "txn")
-        )  # fmt: skip
+        # The entities' active detections, and the causes (txn) already seen: two queries.
+        self.risk = RiskWork(self.entities.values(), txns={item.txn for item in self.items})
         self.logs: list[LogEvent] = []
-        self.changes: list[tuple[RiskChange, Entity, ParsedEvent]] = []
-        self.modified: dict[str, Entity] = {}
         self.status: dict[int, str] = {}
 
-    def _entity_id(self, subject: Subject, *, device_first: bool = False) -> str | None:
-        keys = subject.device_keys + subject.user_keys if device_first else subject.keys
+    def _entity_id(self, keys: list[str]) -> str | None:
         return next((self.entity_id_by_key[k] for k in keys if k in self.entity_id_by_key), None)
 
     @staticmethod
@@ -176,11 +162,32 @@ class Batch:
             mapping.SSF_STREAM_UPDATED,
         )
 
-    def entity_for(self, item: ParsedEvent) -> Entity | None:
-        """The user the SET is about, or its device when the event concerns the device."""
-        device_first = mapping.concerns_device(item.uri, item.body)
-        entity_id = self._entity_id(item.subject, device_first=device_first)
-        return self.entities.get(entity_id) if entity_id else None
+    def entity_for(self, item: ParsedEvent) -> tuple[Entity | None, dict[str, str]]:
+        """The entity the SET is about, and why (written on its receive_event record).
+
+        One rule for a subject naming a user and a device: the member the event is about (the
+        device for device events, the user for the others) when the directory knows it, else
+        the other member, so that a signal is not lost because one of the two is not in the
+        directory (Okta, which keeps no device risk, raises the user's).
+        """
+        device_event = mapping.concerns_device(item.uri, item.body)
+        members = [("user", item.subject.user_keys), ("device", item.subject.device_keys)]
+        if device_event:
+            members.reverse()
+        named = [member for member, keys in members if keys]
+        about = "a device event" if device_event else "not a device event"
+        for member, keys in members:
+            entity_id = self._entity_id(keys)
+            if entity_id is None:
+                continue
+            if len(named) == 1:
+                why = f"the subject names only a {member}"
+            elif member == named[0]:
+                why = f"{about}: the subject's {member}"
+            else:
+                why = f"{about}, but its {named[0]} is not in the directory: the subject's {member}"
+            return self.entities[entity_id], {"id": entity_id, "member": member, "why": why}
+        return None, {}
 
 
 def _stream_event(item: ParsedEvent) -> dict[str, Any]:
@@ -255,7 +262,7 @@ def _process(batch: Batch, item: ParsedEvent) -> str:
         notes["eventTimestampInMilliseconds"] = True
     latest = timezone.now() + timedelta(seconds=settings.SET_CLOCK_SKEW_SECONDS)
     if observed_at > latest:
-        # A time in the future would make every later signal about the entity look older.
+        # A time in the future would make every later signal of this source look older.
         observed_at = latest
         notes["eventTimeInTheFutureCapped"] = True
 
@@ -283,60 +290,50 @@ def _process(batch: Batch, item: ParsedEvent) -> str:
         return done(SecurityEventStatus.IGNORED, outcome=OutcomeResult.FAILURE,
                     reason=f"Discarded: critical subject member(s) {', '.join(critical)} "
                     "cannot be processed")  # fmt: skip
-    entity = batch.entity_for(item)
+    entity, chosen = batch.entity_for(item)
     if entity is None:
         reason = "The subject matches no user or device" if item.subject else (
             "The SET names no subject we can resolve")  # fmt: skip
         return done(SecurityEventStatus.IGNORED, outcome=OutcomeResult.FAILURE, reason=reason)
+    notes["entityChosen"] = chosen
     override = batch.overrides.get((item.event.stream_ref, item.uri))
-    level = mapping.risk_for(item.uri, item.body, override)
-    if level is not None:
-        change, why = risk_change_apply(
-            entity=entity,
-            level=level,
-            observed_at=observed_at,
-            known_causes=batch.known_causes,
-            source=RiskSource.PROVIDER,
-            reasons=(mapping.reason_text(item.body) or mapping.event_label(item.uri))[
-                :REASONS_MAX_CHARS
-            ],
-            issuer=item.event.issuer,
-            event_type=item.uri,
-            security_event_id=item.event.pk,
-            stream_ref=item.event.stream_ref,
-            txn=item.txn,
-            trace_id=item.trace_id,
-        )
-        batch.modified[entity.pk] = entity
-        if change is not None:
-            batch.changes.append((change, entity, item))
-        else:
-            notes["riskNotChanged"] = why
-    else:
+    report = mapping.detection_report(item.uri, item.body, override)
+    if report is None:
         notes["riskNotChanged"] = "this event type changes no risk" + (
             " (stream override)" if override else ""
         )
+        return done(SecurityEventStatus.PROCESSED, entity=entity)
+    event = item.event
+    signal, why = batch.risk.signal(
+        entity=entity,
+        report=report,
+        source_ref=event.stream_ref,
+        observed_at=observed_at,
+        reasons=mapping.reason_text(item.body) or mapping.event_label(item.uri),
+        txn=item.txn,
+        security_event_id=event.pk,
+        issuer=event.issuer,
+        event_type=item.uri,
+        trace_id=item.trace_id,
+    )
+    change = None
+    if signal is not None:
+        notes["detection"] = {"kind": report.kind.value, "level": report.level.value,
+                              "effect": signal.effect}  # fmt: skip
+        change = batch.risk.derive(
+            entity, cause=RiskChangeCause.SIGNAL, actor=_stream_actor(item),
+            detection=signal.detection, reasons=signal.reasons, issuer=event.issuer,
+            event_type=item.uri, security_event_id=event.pk, stream_ref=event.stream_ref,
+            txn=item.txn, trace_id=item.trace_id, observed_at=observed_at,
+        )  # fmt: skip
+    if change is None:
+        notes["riskNotChanged"] = why or SAME_LEVEL.format(level=entity.risk_level)
     return done(SecurityEventStatus.PROCESSED, entity=entity)
 
 
 def _finish(batch: Batch, events: list[SecurityEvent]) -> None:
     """Write the batch's results: a handful of bulk statements, whatever the batch size."""
-    RiskChange.objects.bulk_create([change for change, _entity, _item in batch.changes])
-    actions: list[PolicyAction] = []
-    if batch.changes:
-        policy = Policy.load()
-        groups = entity_group_ids([entity.pk for _change, entity, _item in batch.changes])
-        for change, entity, item in batch.changes:
-            actor = _stream_actor(item)
-            batch.logs.append(risk_change_log(change, entity, actor))
-            logs, fired = policy_evaluate(
-                policy=policy, change=change, entity=entity, group_ids=groups[entity.pk]
-            )
-            batch.logs += logs
-            actions += fired
-        PolicyAction.objects.bulk_create(actions)
-    entities_risk_save(batch.modified.values())
-    log_events_insert(batch.logs)
+    action_ids = batch.risk.save(batch.logs)
     now = timezone.now()
     by_status = defaultdict(list)
     for pk, status in batch.status.items():
@@ -352,7 +349,7 @@ def _finish(batch: Batch, events: list[SecurityEvent]) -> None:
         Stream.objects.filter(pk=row["stream_id"]).exclude(
             last_set_received_at__gte=row["last"]
         ).update(last_set_received_at=row["last"])
-    policy_actions_enqueue([a.pk for a in actions])
+    policy_actions_enqueue(action_ids)
 
 
 def security_events_process_batch(events: list[SecurityEvent]) -> None:

@@ -14,6 +14,8 @@ from streams.models import StreamChange
 
 RECEIVE_EVENT = "security.events.provider.receive_event"
 RISK_CHANGE = "user.risk.change"
+# Ours (Okta has no record for it): an admin dismissed a detection, with the reason.
+DETECTION_DISMISS = "user.risk.detection.dismiss"
 POLICY_EVALUATE = "policy.entity_risk.evaluate"
 POLICY_ACTION = "policy.entity_risk.action"
 UNIVERSAL_LOGOUT = "user.authentication.universal_logout"
@@ -28,7 +30,8 @@ STREAM_EVENT_TYPES = {
     "CLEAR_PUSH_SECRET": "security.events.provider.update",
 }
 EVENT_TYPES = [
-    RECEIVE_EVENT, RISK_CHANGE, POLICY_EVALUATE, POLICY_ACTION, UNIVERSAL_LOGOUT, WORKFLOW_RUN,
+    RECEIVE_EVENT, RISK_CHANGE, DETECTION_DISMISS, POLICY_EVALUATE, POLICY_ACTION,
+    UNIVERSAL_LOGOUT, WORKFLOW_RUN,
     *sorted(set(STREAM_EVENT_TYPES.values())), *SIGN_IN_MESSAGES,
 ]  # fmt: skip
 

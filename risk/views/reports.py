@@ -1,76 +1,196 @@
-"""Reports > Entity risk: the report, one entity's risk history, setting the risk by hand."""
+"""Reports > Entity risk: the report and its CSV exports, one entity's detections and history,
+and an admin's changes (set a level, dismiss a detection, reset), each confirmed first."""
 
+from typing import ClassVar
+
+from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.shortcuts import get_object_or_404, redirect
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
 from common.roles import ConsoleAccessMixin
-from risk import selectors
-from risk.forms import ReportFilterForm, RiskSetForm
+from risk import report_csv, selectors
+from risk.forms import DismissForm, ReportFilterForm, RiskSetForm
 from risk.models import Entity, RiskLevel
-from risk.services.entity_risk import entity_risk_set
+from risk.services.entity_risk import (
+    AdminRiskAction,
+    DetectionNotActive,
+    entity_risk_admin_change,
+    entity_risk_admin_preview,
+)
 
 PAGE_SIZE = 50
+# The report's lists: its name in the URL (`view`), its title, and the selector behind it.
+REPORT_LISTS = {
+    "detections": ("Detections", selectors.report_detections),
+    "entities": ("Entities at risk", selectors.entities_at_risk),
+    "rules": ("Policy rules triggered", selectors.report_rule_triggers),
+    "log": ("System Log", selectors.report_log_events),
+}
+
+
+def _report_filters(request) -> tuple[ReportFilterForm, selectors.ReportFilters]:
+    form = ReportFilterForm(request.GET or None)
+    data = form.cleaned_data if form.is_valid() else {}
+    filters = selectors.ReportFilters(**{k: v or "" for k, v in data.items()})
+    filters.range = filters.range or "7d"
+    return form, filters
 
 
 class EntityRiskReportView(ConsoleAccessMixin, TemplateView):
-    """Totals, charts and the entities at risk; every filter lives in the URL."""
+    """Okta's entity risk report: figures that link to the lists behind them, two charts, and
+    one list (`view`) of detections, entities at risk, rules triggered or System Log records;
+    every filter lives in the URL."""
 
     template_name = "risk/entity_risk_report.html"
 
     def get_context_data(self, **kwargs):
-        form = ReportFilterForm(self.request.GET or None)
-        data = form.cleaned_data if form.is_valid() else {}
-        filters = selectors.ReportFilters(**{k: v or "" for k, v in data.items()})
-        filters.range = filters.range or "7d"
-        page = Paginator(selectors.entities_at_risk(filters=filters), PAGE_SIZE).get_page(
-            self.request.GET.get("page")
-        )
+        form, filters = _report_filters(self.request)
+        view = self.request.GET.get("view", "")
+        view = view if view in REPORT_LISTS else "detections"
+        title, select = REPORT_LISTS[view]
+        page = Paginator(select(filters=filters), PAGE_SIZE).get_page(self.request.GET.get("page"))
         query = self.request.GET.copy()
         query.pop("page", None)
+        filters_query = query.copy()
+        for name in ("view", "level", "action"):
+            filters_query.pop(name, None)
         return super().get_context_data(
             form=form,
             report=selectors.entity_risk_report(filters=filters),
+            view=view,
+            lists={name: name_title for name, (name_title, _select) in REPORT_LISTS.items()},
+            list_title=title,
             page=page,
             stream_names=selectors.stream_names(),
             query=query.urlencode(),
+            filters_query=filters_query.urlencode(),
             **kwargs,
         )
 
 
+class EntityRiskExportView(ConsoleAccessMixin, View):
+    """One of the report's lists as CSV, with the report's filters, streamed row by row."""
+
+    def get(self, request, view: str):
+        if view not in REPORT_LISTS:
+            return redirect("risk:entity_risk_report")
+        _form, filters = _report_filters(request)
+        rows = report_csv.rows(view, REPORT_LISTS[view][1](filters=filters))
+        response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="entity-risk-{view}.csv"'
+        return response
+
+
 class EntityDetailView(ConsoleAccessMixin, TemplateView):
-    """One entity: current risk, its history with the SETs behind each change, the actions."""
+    """One entity: its risk, its active and past detections (source, kind, level, since,
+    expires, the SET, why), its risk history with the actions taken."""
 
     template_name = "risk/entity_detail.html"
 
     def get_context_data(self, pk, **kwargs):
         entity = get_object_or_404(Entity.objects.prefetch_related("groups", "identifiers"), pk=pk)
+        active, past = selectors.entity_detections(entity=entity)
         return super().get_context_data(
             entity=entity,
+            active=active,
+            past=past,
             history=selectors.entity_risk_history(entity=entity),
             stream_names=selectors.stream_names(),
-            risk_form=RiskSetForm(initial={"level": RiskLevel.HIGH}),
+            risk_form=RiskSetForm(),
+            dismiss_form=DismissForm(),
             **kwargs,
         )
 
 
-class EntityRiskSetView(ConsoleAccessMixin, View):
-    """A super admin sets or resets an entity's risk (logged, and the policy runs)."""
+class _AdminRiskView(ConsoleAccessMixin, View):
+    """POST: the confirmation page (the level it leads to, the detections it dismisses, the
+    policy actions that will run); POST again with `confirmed=yes`: the change itself."""
 
-    def post(self, request, pk):
+    form_class: ClassVar[type[forms.Form]]
+
+    def admin_action(self, form: forms.Form, **kwargs) -> AdminRiskAction:
+        raise NotImplementedError
+
+    def title(self, entity: Entity, action: AdminRiskAction) -> str:
+        raise NotImplementedError
+
+    def post(self, request, pk, **kwargs):
         entity = get_object_or_404(Entity, pk=pk)
-        form = RiskSetForm(request.POST)
-        if form.is_valid():
-            level = RiskLevel(form.cleaned_data["level"])
-            change = entity_risk_set(
-                entity=entity, level=level, actor=request.user, reason=form.cleaned_data["reason"]
-            )
-            if change is None:
-                messages.info(request, f"{entity.label} already has risk {level.label}.")
-            else:
-                messages.success(request, f"Risk of {entity.label} set to {level.label}.")
+        form = self.form_class(request.POST)
+        back = redirect("risk:entity_detail", pk=entity.pk)
+        if not form.is_valid():
+            for name, errors in form.errors.items():
+                label = form[name].label if name in form.fields else "The form"
+                messages.error(request, f"{label}: {' '.join(errors)}")
+            return back
+        action = self.admin_action(form, **kwargs)
+        try:
+            if request.POST.get("confirmed") != "yes":
+                preview = entity_risk_admin_preview(entity=entity, request=action)
+                context = {
+                    "entity": entity,
+                    "title": self.title(entity, action),
+                    "preview": preview,
+                    "stream_names": selectors.stream_names(),
+                    "fields": {name: value for name, value in form.cleaned_data.items() if value},
+                    "cancel_url": reverse("risk:entity_detail", args=[entity.pk]),
+                }
+                return render(request, "risk/entity_risk_confirm.html", context)
+            change = entity_risk_admin_change(entity=entity, request=action, actor=request.user)
+        except DetectionNotActive as exc:
+            messages.error(request, str(exc))
+            return back
+        if change is None:
+            messages.info(request, f"The risk of {entity.label} stays {entity.risk_choice.label}.")
         else:
-            messages.error(request, "Choose a risk level.")
-        return redirect("risk:entity_detail", pk=entity.pk)
+            messages.success(request, f"The risk of {entity.label} is now {change.level}.")
+        return back
+
+
+class EntityRiskSetView(_AdminRiskView):
+    """A super admin sets a level (an admin-reported detection; Low reviews the entity)."""
+
+    form_class = RiskSetForm
+
+    def admin_action(self, form, **kwargs):
+        return AdminRiskAction(
+            AdminRiskAction.SET,
+            level=RiskLevel(form.cleaned_data["level"]),
+            reason=form.cleaned_data["reason"],
+        )
+
+    def title(self, entity, action):
+        return f"Set the risk of {entity.label} to {action.level}?"
+
+
+class DetectionDismissView(_AdminRiskView):
+    """A super admin dismisses one active detection, with a reason."""
+
+    form_class = DismissForm
+
+    def admin_action(self, form, **kwargs):
+        return AdminRiskAction(
+            AdminRiskAction.DISMISS,
+            detection_id=kwargs["detection_pk"],
+            reason=form.cleaned_data["reason"],
+        )
+
+    def title(self, entity, action):
+        return f"Dismiss a detection of {entity.label}?"
+
+
+class EntityRiskResetView(_AdminRiskView):
+    """A super admin resets an entity: every active detection dismissed, with a reason."""
+
+    form_class = DismissForm
+
+    def admin_action(self, form, **kwargs):
+        return AdminRiskAction(AdminRiskAction.RESET, reason=form.cleaned_data["reason"])
+
+    def title(self, entity, action):
+        return f"Reset the risk of {entity.label}?"

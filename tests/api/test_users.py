@@ -6,10 +6,21 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.utils import timezone
 
-from risk.models import Entity, EntityKind, LogEvent, RiskChange, RiskLevel, RiskSource
+from risk.models import (
+    Detection,
+    DetectionState,
+    Entity,
+    EntityKind,
+    LogEvent,
+    RiskChange,
+    RiskLevel,
+    RiskSource,
+)
 from risk.selectors import log_cursor
 from risk.services.directory import entity_create
 from risk.services.entity_risk import entity_risk_set
+from risk.services.processing import security_events_process_pending
+from streams.vocabulary import OKTA, RISC
 from tests.api.okta import assert_okta_error, next_link
 
 pytestmark = pytest.mark.django_db
@@ -49,6 +60,34 @@ def test_put_low_with_a_reason_then_the_same_level_again_changes_nothing(api, bo
     assert again.status_code == 200
     assert again.json()["reason"] == "Checked with the user"
     assert RiskChange.objects.count() == 1
+
+
+def test_risk_is_the_highest_active_detection_in_oktas_shape(api, bob, stream, transmitter, push):
+    for uri, event in (
+        (RISC + "credential-compromise", {"credential_type": "password",
+                                           "reason_admin": {"en": "Found in a breach"}}),
+        (OKTA + "user-risk-change", {"current_level": "low"}),
+    ):  # fmt: skip
+        token = transmitter.make_set(
+            sub_id={"format": "email", "email": "bob@example.com"}, events={uri: event}
+        )
+        assert push(token).status_code == 202
+    security_events_process_pending()
+    assert api.get(risk_url(bob)).json() == {
+        "riskLevel": "HIGH",
+        "reason": "Found in a breach",
+        "_links": {"self": {"href": f"http://testserver{risk_url(bob)}"},
+                   "user": {"href": f"http://testserver{USERS}/{bob.pk}"}},
+    }  # fmt: skip
+    # PUT LOW is a review: the other detections are dismissed and the admin's LOW stays.
+    api.put(risk_url(bob), {"riskLevel": "LOW", "reason": "Password reset"}, format="json")
+    assert api.get(risk_url(bob)).json()["riskLevel"] == "LOW"
+    states = Detection.objects.filter(entity=bob).values_list("kind", "state")
+    assert sorted(states) == [
+        ("ADMIN", DetectionState.ACTIVE),
+        ("CREDENTIAL_COMPROMISE", DetectionState.DISMISSED),
+        ("USER_RISK", DetectionState.DISMISSED),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,12 @@
-"""Risk fixtures: directory entities and a way to push and process a SET in one step."""
+"""Risk fixtures: directory entities, a second source, and a way to push and process a SET."""
 
 import pytest
 
 from risk.services.directory import entity_create
 from risk.services.processing import security_events_process_pending
+from streams.services import stream_create
+from tests.conftest import TransmitterDouble
+from tests.http_server import LocalHTTPServer
 
 
 @pytest.fixture
@@ -19,13 +22,25 @@ def alice(db):
 
 @pytest.fixture
 def deliver(stream, transmitter, push):
-    """Push a SET about `event_uri` (body `event`) and process it; returns the HTTP answer."""
+    """Push a SET about `event_uri` (body `event`) and process it; returns the HTTP answer.
 
-    def _deliver(event_uri: str, event: dict | None = None, **claims):
+    `source` signs it as another transmitter (default: the `stream` fixture's)."""
+
+    def _deliver(event_uri: str, event: dict | None = None, *, source=None, **claims):
         claims.setdefault("events", {event_uri: event or {}})
-        response = push(transmitter.make_set(**claims))
+        response = push((source or transmitter).make_set(**claims))
         assert response.status_code == 202, response.content
         security_events_process_pending()
         return response
 
     return _deliver
+
+
+@pytest.fixture
+def second_source(db, rotated_rsa_key):
+    """Another transmitter with a stream of its own ("SGNL"): a second source of signals."""
+    server = LocalHTTPServer().start()
+    source = TransmitterDouble(server, rotated_rsa_key)
+    source.stream = stream_create(name="SGNL", well_known_url=source.well_known_url)
+    yield source
+    server.stop()

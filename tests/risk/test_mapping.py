@@ -1,9 +1,12 @@
 """The event -> risk mapping table, for every event type it lists, through real processing."""
 
+from pathlib import Path
+
 import pytest
+from django.conf import settings
 
 from events.models import SecurityEvent, SecurityEventStatus
-from risk.mapping import CAEP, OKTA, RISC, RULES, event_time, reason_text
+from risk.mapping import CAEP, OKTA, RISC, RULES, event_time, lifetime_text, reason_text
 from risk.models import Entity, MappingOverride, RiskChange, RiskLevel
 
 pytestmark = pytest.mark.django_db
@@ -116,3 +119,27 @@ def test_event_timestamps_in_milliseconds_and_floats_are_read_as_seconds():
 def test_entity_risk_reason_comes_from_the_event(alice, deliver):
     deliver(OKTA + "user-risk-change", {"current_level": "high", "reason_admin": {"en": "Malware"}})
     assert Entity.objects.get(pk=alice.pk).risk_reason == "Malware"
+
+
+def _readme_type(uri: str) -> str:
+    for prefix, name in ((CAEP, "caep "), (RISC, "risc "), (OKTA, "okta ")):
+        if uri.startswith(prefix):
+            return name + uri.removeprefix(prefix)
+    return "ssf " + uri.rsplit("/", 1)[-1]
+
+
+def test_the_readmes_mapping_table_is_the_mapping_with_kinds_and_lifetimes():
+    readme = (Path(settings.BASE_DIR) / "README.md").read_text().splitlines()
+    start = readme.index("| Event | Type | Entity risk | Detection | Level | Lifetime |") + 2
+    rows = [line for line in readme[start:] if line.startswith("|")][: len(RULES)]
+    expected = [
+        f"| {rule.label} | `{_readme_type(uri)}` | {rule.meaning} | "
+        + (
+            f"{rule.kind.label} | {'reported' if rule.reported else 'inferred'} | "
+            f"{lifetime_text(rule.kind)} |"
+            if rule.kind
+            else "— | — | — |"
+        )
+        for uri, rule in RULES.items()
+    ]
+    assert rows == expected

@@ -62,13 +62,21 @@ def test_entity_page_links_each_change_to_its_set(admin_client, alice, deliver):
     assert b"user-risk-change" in detail.content
 
 
-def test_super_admin_sets_risk_by_hand(admin_client, alice):
+def test_super_admin_sets_risk_by_hand_after_confirming(admin_client, alice):
     url = reverse("risk:entity_risk_set", args=[alice.pk])
-    assert admin_client.post(url, {"level": "HIGH", "reason": "Phished"}).status_code == 302
+    page = admin_client.get(reverse("risk:entity_detail", args=[alice.pk]))
+    assert page.context["risk_form"]["level"].value() is None  # no default level
+    asked = admin_client.post(url, {"level": "HIGH", "reason": "Phished"})
+    assert asked.status_code == 200
+    assert asked.templates[0].name == "risk/entity_risk_confirm.html"
+    assert Entity.objects.get(pk=alice.pk).risk_level == RiskLevel.NONE  # asked, not done
+    done = admin_client.post(url, {"level": "HIGH", "reason": "Phished", "confirmed": "yes"})
+    assert done.status_code == 302
     alice.refresh_from_db()
     assert (alice.risk_level, alice.risk_reason) == (RiskLevel.HIGH, "Phished")
-    admin_client.post(url, {"level": "NONE"})
-    assert Entity.objects.get(pk=alice.pk).risk_level == RiskLevel.NONE
+    assert admin_client.post(url, {"level": "", "confirmed": "yes"}).status_code == 302
+    assert admin_client.post(url, {"level": "NONE", "confirmed": "yes"}).status_code == 302
+    assert Entity.objects.get(pk=alice.pk).risk_level == RiskLevel.HIGH
 
 
 def test_readonly_admin_reads_reports_but_cannot_set_risk(readonly_client, alice, deliver):

@@ -12,6 +12,8 @@ of one kind; risk.mapping names the kind of each event type.
 - A signal older (by event time) than the newest one applied to the same (entity, source,
   kind) does not replace a reported level, nor open again a detection its source cleared
   later; other sources' signals do not matter to it.
+- A signal no newer (by event time) than the newest one behind a detection an admin dismissed
+  does not open it again: the admin overruled that news already. A newer signal does.
 - SETs of one stream sharing a `txn` are one cause: the first one's signal counts.
 
 So no source, and no routine follow-up event, can lower another source's detection: only the
@@ -58,6 +60,7 @@ from risk.services.system_log import (
 
 OUT_OF_ORDER = "older than the signal behind this source's detection; not applied"
 CLEARED_LATER = "older than this source's clearing of its detection of this kind; not applied"
+DISMISSED_LATER = "no newer than the signal behind the detection an admin dismissed; not applied"
 SAME_CAUSE = "a SET with the same txn already reported this entity's detection"
 NOT_LOWERED = "an inferred level never lowers a detection; the detection keeps its level"
 NOTHING_TO_CLEAR = "this source has no active detection of this kind to clear"
@@ -124,8 +127,8 @@ class RiskWork:
     applied in memory, then `save` writes everything with a fixed number of statements.
 
     Reads one query for the active detections of all the entities, one for the event times
-    at which their sources cleared detections, and one for the causes already seen (when
-    `txns` are given).
+    at which their sources cleared detections, one for the newest event times behind the
+    detections admins dismissed, and one for the causes already seen (when `txns` are given).
     """
 
     def __init__(
@@ -142,6 +145,15 @@ class RiskWork:
             (entity_id, source_ref, kind): newest
             for entity_id, source_ref, kind, newest in DetectionSignal.objects.filter(
                 entity_id__in=ids, effect__in=(SignalEffect.CLEARED, SignalEffect.NOTHING_TO_CLEAR)
+            )
+            .values_list("entity_id", "source_ref", "kind")
+            .annotate(newest=Max("observed_at"))
+            .order_by()
+        }
+        self.dismissed_at: dict[tuple[str, str, str], datetime] = {
+            (entity_id, source_ref, kind): newest
+            for entity_id, source_ref, kind, newest in Detection.objects.filter(
+                entity_id__in=ids, state=DetectionState.DISMISSED
             )
             .values_list("entity_id", "source_ref", "kind")
             .annotate(newest=Max("observed_at"))
@@ -211,6 +223,7 @@ class RiskWork:
         key = (source_ref, report.kind.value)
         detection = state.active.get(key)
         cleared_at = self.cleared_at.get((entity.pk, *key))
+        dismissed_at = self.dismissed_at.get((entity.pk, *key))
         level, why = report.level, ""
         reasons = reasons[:REASONS_MAX_CHARS]
         evidence = {"reasons": reasons, "issuer": issuer, "event_type": event_type,
@@ -220,6 +233,8 @@ class RiskWork:
                 effect, why = SignalEffect.NOTHING_TO_CLEAR, NOTHING_TO_CLEAR
             elif report.reported and cleared_at is not None and observed_at < cleared_at:
                 effect, why = SignalEffect.OUT_OF_ORDER, CLEARED_LATER
+            elif dismissed_at is not None and observed_at <= dismissed_at:
+                effect, why = SignalEffect.OUT_OF_ORDER, DISMISSED_LATER
             else:
                 effect = SignalEffect.NEW
                 detection = Detection(
@@ -321,6 +336,9 @@ class RiskWork:
         state = self.states[entity.pk]
         for detection in detections:
             self._end(state, detection, DetectionState.DISMISSED, by=by, reason=reason)
+            key = (entity.pk, detection.source_ref, detection.kind)
+            self.dismissed_at[key] = max(self.dismissed_at.get(key, detection.observed_at),
+                                         detection.observed_at)  # fmt: skip
 
     def save(self, logs: list[LogEvent]) -> list[int]:
         """Write the work after `logs` (the caller's records come first): detections, signals,

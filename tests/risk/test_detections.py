@@ -266,6 +266,32 @@ def test_an_admin_dismisses_one_detection_then_resets_the_entity(alice, stream, 
     assert record.actor["alternateId"] == "sam"
 
 
+def test_a_late_signal_no_newer_than_a_dismissed_detection_does_not_reopen_it(
+    alice, stream, deliver, super_admin, second_source
+):
+    now = time.time()
+    deliver(USER_RISK, {"current_level": "high", "event_timestamp": now})
+    dismissed = Detection.objects.get()
+    entity_risk_admin_change(
+        entity=alice, actor=super_admin,
+        request=AdminRiskAction(AdminRiskAction.DISMISS, detection_id=dismissed.pk,
+                                reason="Reviewed: travel"),
+    )  # fmt: skip
+    # The same news again (a retransmission) and older news arriving late: not applied.
+    for late in (now, now - 50):
+        deliver(USER_RISK, {"current_level": "high", "event_timestamp": late})
+        assert level_of(alice) == RiskLevel.NONE
+        assert DetectionSignal.objects.order_by("id").last().effect == SignalEffect.OUT_OF_ORDER
+        assert "admin dismissed" in last_receipt().debug_data["riskNotChanged"]
+    # Another source's older signal is its own news; this source's newer one opens it again.
+    deliver(USER_RISK, {"current_level": "medium", "event_timestamp": now - 50},
+            source=second_source)  # fmt: skip
+    assert level_of(alice) == RiskLevel.MEDIUM
+    deliver(USER_RISK, {"current_level": "high", "event_timestamp": now + 10})
+    assert active(alice)[(stream.pk, DetectionKind.USER_RISK)] == "HIGH"
+    assert Detection.objects.get(pk=dismissed.pk).state == DetectionState.DISMISSED
+
+
 def test_dismissing_a_detection_that_is_no_longer_active_is_refused(alice, deliver,
                                                                      super_admin):  # fmt: skip
     from risk.services.entity_risk import DetectionNotActive

@@ -41,7 +41,36 @@ class EntitySearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=100, label="Search")
 
 
-class ReportFilterForm(forms.Form):
+def _storable_time(value: datetime | None) -> datetime | None:
+    """A time the database can compare: at UTC it must still fall in years 1-9999 (SQLite's
+    adapter converts to UTC and would fail on `0001-01-01T00:00:00+23:00`)."""
+    try:
+        return value.astimezone(UTC) if value else value
+    except OverflowError as exc:
+        raise forms.ValidationError("Enter a time between the years 1 and 9999 (UTC).") from exc
+
+
+class TimeRangeForm(forms.Form):
+    """`since` and `until` (UTC, as a datetime-local input sends them), each storable."""
+
+    since = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+    until = forms.DateTimeField(
+        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
+    )
+
+    def clean_since(self):
+        return _storable_time(self.cleaned_data["since"])
+
+    def clean_until(self):
+        return _storable_time(self.cleaned_data["until"])
+
+
+class ReportFilterForm(TimeRangeForm):
+    # A chart's brush writes since/until; they come last and override `range`.
+    field_order = ["level", "range", "stream", "kind", "event_type", "entity_kind", "action", "q"]
+
     level = forms.ChoiceField(required=False, choices=[("", "Any risk"), *RiskLevel.choices[1:]])
     range = forms.ChoiceField(required=False, choices=RANGE_CHOICES, initial="7d")
     stream = forms.ChoiceField(required=False, label="Source")
@@ -63,24 +92,11 @@ class ReportFilterForm(forms.Form):
         self.fields["event_type"].choices = _event_type_choices()
 
 
-def _storable_time(value: datetime | None) -> datetime | None:
-    """A time the database can compare: at UTC it must still fall in years 1-9999 (SQLite's
-    adapter converts to UTC and would fail on `0001-01-01T00:00:00+23:00`)."""
-    try:
-        return value.astimezone(UTC) if value else value
-    except OverflowError as exc:
-        raise forms.ValidationError("Enter a time between the years 1 and 9999 (UTC).") from exc
+class SystemLogFilterForm(TimeRangeForm):
+    field_order = ["event_type", "since", "until"]
 
-
-class SystemLogFilterForm(forms.Form):
     event_type = forms.ChoiceField(
         required=False, choices=[("", "Any event type")] + [(t, t) for t in EVENT_TYPES]
-    )
-    since = forms.DateTimeField(
-        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
-    )
-    until = forms.DateTimeField(
-        required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
     entity = forms.CharField(required=False, max_length=64, label="Entity id")
     stream = forms.ChoiceField(required=False)
@@ -94,12 +110,6 @@ class SystemLogFilterForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["stream"].choices = _stream_choices()
-
-    def clean_since(self):
-        return _storable_time(self.cleaned_data["since"])
-
-    def clean_until(self):
-        return _storable_time(self.cleaned_data["until"])
 
     def clean_q(self):
         """The API's `q` rules (risk.selectors.log_keyword_query), as a form error."""

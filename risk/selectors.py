@@ -5,15 +5,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import TruncDay, TruncHour
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from risk import charts
 from risk.cursors import BadCursor, cursor_make, cursor_read
 from risk.models import (
     ActionKind,
     ConnectedApp,
     Detection,
+    DetectionKind,
     DetectionSignal,
     DetectionState,
     Entity,
@@ -57,9 +58,14 @@ class ReportFilters:
     entity_kind: str = ""
     action: str = ""
     q: str = ""
+    # A range chosen on a chart (brush to zoom) or typed: it overrides `range`.
+    since: datetime | None = None
+    until: datetime | None = None
 
     @property
-    def since(self) -> datetime | None:
+    def start(self) -> datetime | None:
+        if self.since:
+            return self.since
         delta = RANGES.get(self.range)
         return timezone.now() - delta if delta else None
 
@@ -73,18 +79,15 @@ class ReportFilters:
         return entities.filter(_entity_search(self.q)) if self.q else entities
 
 
-def _bars(rows: list[tuple[str, int]]) -> list[dict]:
-    peak = max((n for _label, n in rows), default=0) or 1
-    return [{"label": label, "count": n, "percent": round(100 * n / peak)} for label, n in rows]
-
-
 def _report_filter(
     rows: QuerySet[_Row], filters: ReportFilters, *, stream: str, kind: str
 ) -> QuerySet[_Row]:
     """Rows with `created_at`, `level`, `event_type` and `entity`, kept by the report's filters
     (`stream` and `kind` name the fields those filters read)."""
-    if filters.since:
-        rows = rows.filter(created_at__gte=filters.since)
+    if filters.start:
+        rows = rows.filter(created_at__gte=filters.start)
+    if filters.until:
+        rows = rows.filter(created_at__lt=filters.until)
     if filters.level:
         rows = rows.filter(level=filters.level)
     if filters.stream:
@@ -131,8 +134,10 @@ def report_log_events(*, filters: ReportFilters) -> QuerySet[LogEvent]:
     """The System Log records of entity risk (receipts, risk changes, policy, actions), newest
     first; the level, kind and event-type filters do not apply to them."""
     events = LogEvent.objects.filter(event_type__in=REPORT_LOG_TYPES)
-    if filters.since:
-        events = events.filter(published__gte=filters.since)
+    if filters.start:
+        events = events.filter(published__gte=filters.start)
+    if filters.until:
+        events = events.filter(published__lt=filters.until)
     if filters.stream:
         events = events.filter(stream_ref=filters.stream)
     entities = filters.entities()
@@ -143,7 +148,7 @@ def report_log_events(*, filters: ReportFilters) -> QuerySet[LogEvent]:
 
 def entity_risk_report(*, filters: ReportFilters) -> dict:
     """The report's figures (Okta's: detections at any level and repeats included, high-risk
-    detections, rule triggers that logged out or ran a workflow) and its two charts."""
+    detections, rule triggers that logged out or ran a workflow) and its charts' series."""
     detections = report_detections(filters=filters).order_by()
     totals = detections.aggregate(
         detections=Count("id"), high=Count("id", filter=Q(level=RiskLevel.HIGH))
@@ -153,21 +158,13 @@ def entity_risk_report(*, filters: ReportFilters) -> dict:
         logouts=Count("id", filter=Q(actions__kind=ActionKind.UNIVERSAL_LOGOUT), distinct=True),
         workflows=Count("id", filter=Q(actions__kind=ActionKind.RUN_WORKFLOW), distinct=True),
     )
-    trunc = TruncHour if filters.range == "24h" else TruncDay
-    fmt = "%H:00" if filters.range == "24h" else "%b %d"
-    over_time = (
-        detections.annotate(bucket=trunc("created_at")).values("bucket").annotate(n=Count("id"))
-        .order_by("bucket")
-    )  # fmt: skip
-    names = stream_names()
-    by_source = detections.values("source_ref").annotate(n=Count("id")).order_by("-n")[:10]
     return {
         "totals": totals,
-        "over_time": _bars([(row["bucket"].strftime(fmt), row["n"]) for row in over_time]),
-        "by_source": _bars(
-            [(names.get(r["source_ref"]) or r["source_ref"] or "Admin", r["n"]) for r in by_source]
-        ),
-    }
+        "over_time": charts.detections_over_time(detections, start=filters.start,
+                                                 end=filters.until),
+        "by_source": charts.detections_by(detections, "source_ref", stream_names()),
+        "by_kind": charts.detections_by(detections, "kind", dict(DetectionKind.choices)),
+    }  # fmt: skip
 
 
 def _entity_search(q: str, prefix: str = "") -> Q:
@@ -184,8 +181,10 @@ def entities_at_risk(*, filters: ReportFilters) -> QuerySet[Entity]:
     entities = Entity.objects.exclude(risk_level=RiskLevel.NONE)
     if filters.level:
         entities = Entity.objects.filter(risk_level=filters.level)
-    if filters.since:
-        entities = entities.filter(risk_updated_at__gte=filters.since)
+    if filters.start:
+        entities = entities.filter(risk_updated_at__gte=filters.start)
+    if filters.until:
+        entities = entities.filter(risk_updated_at__lt=filters.until)
     active = Detection.objects.filter(state=DetectionState.ACTIVE)
     if filters.stream:
         entities = entities.filter(pk__in=active.filter(source_ref=filters.stream).values("entity"))

@@ -1,7 +1,7 @@
 """Reports > Entity risk: the report and its CSV exports, one entity's detections and history,
 and an admin's changes (set a level, dismiss a detection, reset), each confirmed first."""
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import messages
@@ -36,7 +36,9 @@ REPORT_LISTS = {
 def _report_filters(request) -> tuple[ReportFilterForm, selectors.ReportFilters]:
     form = ReportFilterForm(request.GET or None)
     data = form.cleaned_data if form.is_valid() else {}
-    filters = selectors.ReportFilters(**{k: v or "" for k, v in data.items()})
+    # Text filters default to "", the times to None.
+    values: dict[str, Any] = {k: v if k in ("since", "until") else v or "" for k, v in data.items()}
+    filters = selectors.ReportFilters(**values)
     filters.range = filters.range or "7d"
     return form, filters
 

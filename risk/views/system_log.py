@@ -4,8 +4,9 @@ from django.db.models import Q
 from django.views.generic import TemplateView
 
 from common.roles import ConsoleAccessMixin
-from risk import selectors
+from risk import charts, selectors
 from risk.forms import SystemLogFilterForm
+from risk.models import LogEvent
 
 PAGE_SIZE = 50
 BAD_CURSOR = (
@@ -30,7 +31,8 @@ def _where(data: dict) -> Q:
 
 
 class SystemLogView(ConsoleAccessMixin, TemplateView):
-    """The System Log; htmx "Load more" gets only the next rows (a partial)."""
+    """The System Log, with its count of records over time above the list; htmx "Load more"
+    gets only the next rows (a partial)."""
 
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
@@ -48,6 +50,7 @@ class SystemLogView(ConsoleAccessMixin, TemplateView):
         records: list = []
         next_cursor = None
         cursor_error = ""
+        chart = None
         # A filter we cannot run shows its error, not unfiltered records.
         if not form.is_bound or form.is_valid():
             data = form.cleaned_data if form.is_bound else {}
@@ -61,6 +64,12 @@ class SystemLogView(ConsoleAccessMixin, TemplateView):
                 )
             except selectors.BadCursor:
                 cursor_error = BAD_CURSOR
+            if not self.request.htmx:
+                chart = charts.log_events_over_time(
+                    LogEvent.objects.filter(_where(data)),
+                    since=data.get("since"),
+                    until=data.get("until"),
+                )
         query = self.request.GET.copy()
         query.pop("after", None)
         return super().get_context_data(
@@ -68,6 +77,7 @@ class SystemLogView(ConsoleAccessMixin, TemplateView):
             records=records,
             next_cursor=next_cursor,
             cursor_error=cursor_error,
+            chart=chart,
             query=query.urlencode(),
             **kwargs,
         )

@@ -35,7 +35,8 @@ def test_report_shows_totals_charts_and_entities_at_risk(admin_client, alice, de
     assert "Alice Liddell" in html
     assert "Malware" in html
     assert "Acme MDM" in html
-    assert 'class="bar"' in html
+    assert 'id="detections-over-time-data"' in html
+    assert 'id="detections-by-source-data"' in html
 
 
 @pytest.mark.parametrize(
@@ -112,7 +113,8 @@ def test_system_log_pages_newest_first_with_a_cursor(admin_client, django_assert
     assert len(messages_of(first)) == 50
     cursor = first.context["next_cursor"]
     make_records(5, event_type="arrived.meanwhile")  # newer records do not shift older pages
-    with django_assert_num_queries(4):  # session, user, stream choices, the page: none per row
+    # session, user, stream choices, the page, the chart's counts: none per row
+    with django_assert_num_queries(5):
         second = admin_client.get(f"{LOG}?after={cursor}")
     assert messages_of(second)[0] == "record 69"
     third = admin_client.get(f"{LOG}?after={second.context['next_cursor']}")

@@ -9,6 +9,7 @@ from django.utils import timezone
 from common.ids import okta_style_id
 from common.json_depth import StoredJSONDecoder
 from events.models import SecurityEvent
+from streams.fetch import url_origin
 from streams.models import Stream
 
 
@@ -482,6 +483,11 @@ class MappingOverride(models.Model):
         return f"{self.stream_id} {self.event_type} -> {self.outcome}"
 
 
+def _by_origin(origin: str) -> str:
+    """An outbound URL as admins who may not see its secrets see it: its origin only."""
+    return f"{origin}/\N{HORIZONTAL ELLIPSIS}"
+
+
 class ActionTarget(models.Model):
     """What a policy action calls: named, can be switched off, ordered by name."""
 
@@ -504,6 +510,12 @@ class ConnectedApp(ActionTarget):
     # Sent as a bearer token, so kept retrievable: encrypted at rest (common.crypto).
     encrypted_token = models.TextField()
 
+    @property
+    def masked_endpoint(self) -> str:
+        """What read-only admins see: Universal Logout URLs may carry a secret in their path or
+        query (a tenant key, a signed link), as webhook URLs do."""
+        return _by_origin(url_origin(self.revocation_endpoint))
+
 
 class Workflow(ActionTarget):
     """A Workflows-style webhook: a signed JSON POST to a URL when a rule says "Run workflow"."""
@@ -516,7 +528,7 @@ class Workflow(ActionTarget):
 
     @property
     def masked_url(self) -> str:
-        return f"{self.url_origin}/\N{HORIZONTAL ELLIPSIS}"
+        return _by_origin(self.url_origin)
 
 
 class LevelCondition(models.TextChoices):

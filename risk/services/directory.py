@@ -228,6 +228,9 @@ def entities_import_csv(*, text: str, actor: Actor = None) -> ImportResult:
         return result
     for line, row in enumerate(reader, start=2):
         row = {k: (v or "").strip() for k, v in row.items() if k}
+        if not row.get("login") and not row.get("email"):
+            result.errors.append(f"Line {line}: give a login or an email.")
+            continue
         identifiers = []
         if row.get("iss") and row.get("sub"):
             identifiers.append({"format": "iss_sub", "iss": row["iss"], "sub": row["sub"]})

@@ -14,6 +14,7 @@ a command or a Celery task has none.
 """
 
 import contextvars
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -114,7 +115,8 @@ class ChangeRecord:
 
 
 def admin_actor(*, user: Actor = None, name: str = "") -> dict[str, Any]:
-    """An admin (or, without a user, a named operator such as a command) as an actor."""
+    """An admin (or, without a user, a named operator such as a command) as an actor; an admin
+    is also the target of a role grant or an MFA reset in the same shape."""
     if user is None:
         return {"id": name or "system", "type": "SystemPrincipal", "alternateId": name,
                 "displayName": name}  # fmt: skip
@@ -126,11 +128,6 @@ def admin_actor(*, user: Actor = None, name: str = "") -> dict[str, Any]:
     }
 
 
-def admin_target(user: Any) -> dict[str, Any]:
-    """A console admin as a target (of a role grant, an MFA reset)."""
-    return {**admin_actor(user=user), "type": "User"}
-
-
 def changes(
     before: Mapping[str, Any] | None,
     after: Mapping[str, Any] | None,
@@ -140,14 +137,14 @@ def changes(
     """The fields that differ between two snapshots (all of them on a create or delete), with
     every secret field's value replaced by "changed" so no secret reaches the log."""
     hidden = set(secret_fields)
-    names = [n for n in {**(before or {}), **(after or {})} if before is None or after is None
-             or before.get(n) != after.get(n)]  # fmt: skip
+    names = set(before or {}) | set(after or {})
+    if before is not None and after is not None:
+        names = {n for n in names if before.get(n) != after.get(n)}
 
     def pick(snapshot: Mapping[str, Any] | None) -> dict[str, Any] | None:
         if snapshot is None:
             return None
-        return {n: SECRET_CHANGED if n in hidden else snapshot.get(n) for n in names
-                if n in snapshot}  # fmt: skip
+        return {n: SECRET_CHANGED if n in hidden else v for n, v in snapshot.items() if n in names}
 
     return pick(before), pick(after)
 
@@ -156,7 +153,7 @@ def audit_record(record: ChangeRecord) -> None:
     """Save `record` in the System Log now, in the caller's transaction; the client of the
     request being served is added when the record names none."""
     if record.client is None and _client.get() is not None:
-        record = ChangeRecord(**{**record.__dict__, "client": _client.get()})
+        record = dataclasses.replace(record, client=_client.get())
     import_string("risk.services.system_log.change_record_save")(record)
 
 

@@ -23,7 +23,7 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
 from common import audit
-from common.audit import ChangeRecord, admin_actor, admin_target, audit_record
+from common.audit import ChangeRecord, admin_actor, audit_record
 from common.roles import Role, user_role
 
 TOTP_DEVICE_NAME = "Authenticator app"
@@ -169,7 +169,7 @@ def mfa_reset(*, user: User, actor_name: str = "") -> None:
         if actor_name:
             audit_record(ChangeRecord(event_type=audit.MFA_FACTOR_RESET_ALL,
                                       actor=admin_actor(name=actor_name),
-                                      target=[admin_target(user)]))  # fmt: skip
+                                      target=[admin_actor(user=user)]))  # fmt: skip
         else:
             audit_record(ChangeRecord(event_type=audit.MFA_FACTOR_DEACTIVATE,
                                       actor=admin_actor(user=user)))  # fmt: skip

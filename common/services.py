@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from common import audit
-from common.audit import ChangeRecord, admin_actor, admin_target, audit_record
+from common.audit import ChangeRecord, admin_actor, audit_record
 from common.models import ApiToken
 from common.roles import ROLE_GROUPS, Role, user_role
 from common.selectors import DISPLAY_PREFIX_LENGTH, TOKEN_PREFIX, api_token_hash
@@ -51,9 +51,9 @@ def _log_admin_created(user: User, role: Role, actor_name: str) -> None:
     profile = {"username": user.get_username(), "email": user.email,
                "password": audit.SECRET_CHANGED}  # fmt: skip
     audit_record(ChangeRecord(event_type=audit.USER_CREATE, actor=actor,
-                              target=[admin_target(user)], after=profile))  # fmt: skip
+                              target=[admin_actor(user=user)], after=profile))  # fmt: skip
     audit_record(ChangeRecord(event_type=audit.PRIVILEGE_GRANT, actor=actor,
-                              target=[admin_target(user)], after={"role": role.label},
+                              target=[admin_actor(user=user)], after={"role": role.label},
                               debug_data={"privilegeGranted": role.label}))  # fmt: skip
 
 
@@ -92,7 +92,7 @@ def api_token_create(
     after = {"name": name, "owner": user.get_username(), "prefix": token.prefix,
              "expiresAt": expires_at.isoformat() if expires_at else None}  # fmt: skip
     actor = admin_actor(user=None if actor_name else user, name=actor_name)
-    target = [_token_target(token), admin_target(user)]
+    target = [_token_target(token), admin_actor(user=user)]
     audit_record(ChangeRecord(event_type=audit.API_TOKEN_CREATE, actor=actor, target=target,
                               after=after))  # fmt: skip
     return token, secret

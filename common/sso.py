@@ -31,7 +31,7 @@ from jwcrypto.jws import JWS
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
 from common import audit
-from common.audit import ChangeRecord, admin_actor, admin_target, audit_record
+from common.audit import ChangeRecord, admin_actor, audit_record
 from common.models import SsoIdentity
 from common.roles import ROLE_GROUPS, Role, user_role
 from streams import fetch
@@ -304,7 +304,7 @@ def _role_set(user: User, role: Role | None) -> None:
 
 
 def _role_change_log(user: User, previous: Role | None, role: Role | None) -> None:
-    actor, target = admin_actor(name="single sign-on"), [admin_target(user)]
+    actor, target = admin_actor(name="single sign-on"), [admin_actor(user=user)]
     before = {"role": previous.label if previous else None}
     after = {"role": role.label if role else None}
     if previous is not None:

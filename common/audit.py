@@ -47,6 +47,8 @@ POLICY_UPDATE = "policy.lifecycle.update"
 RULE_ADD = "policy.rule.add"
 RULE_UPDATE = "policy.rule.update"
 RULE_DELETE = "policy.rule.delete"
+RULE_ACTIVATE = "policy.rule.activate"
+RULE_DEACTIVATE = "policy.rule.deactivate"
 APP_CREATE = "application.lifecycle.create"
 APP_UPDATE = "application.lifecycle.update"
 APP_DELETE = "application.lifecycle.delete"
@@ -74,6 +76,8 @@ AUDIT_MESSAGES = {
     RULE_ADD: "Add policy rule",
     RULE_UPDATE: "Update policy rule",
     RULE_DELETE: "Delete policy rule",
+    RULE_ACTIVATE: "Activate policy rule",
+    RULE_DEACTIVATE: "Deactivate policy rule",
     APP_CREATE: "Add application",
     APP_UPDATE: "Update application",
     APP_DELETE: "Delete application",

@@ -257,10 +257,20 @@ def policy_rule_save(
         rule.groups_include.set(groups_include)
         rule.groups_exclude.set(groups_exclude)
         rule.apps.set(apps)
-    event_type = audit.RULE_ADD if before is None else audit.RULE_UPDATE
-    _log_change(event_type, actor, rule_target(rule), before, _rule_snapshot(rule),
+    after = _rule_snapshot(rule)
+    _log_change(_rule_event_type(before, after), actor, rule_target(rule), before, after,
                 also=POLICY_TARGET)  # fmt: skip
     return rule
+
+
+def _rule_event_type(before: dict[str, Any] | None, after: dict[str, Any]) -> str:
+    """Okta's: add, or activate/deactivate when only the state changed, else update."""
+    if before is None:
+        return audit.RULE_ADD
+    changed = {name for name in after if before.get(name) != after[name]}
+    if changed == {"active"}:
+        return audit.RULE_ACTIVATE if after["active"] else audit.RULE_DEACTIVATE
+    return audit.RULE_UPDATE
 
 
 @transaction.atomic

@@ -52,6 +52,24 @@ def test_adding_editing_and_removing_a_rule_is_logged(admin_client):
     assert removed.debug_data["after"] is None
 
 
+def test_switching_a_rule_off_and_on_is_deactivate_and_activate(admin_client):
+    data = {"name": "High risk", "risk_level": "HIGH", "app_selection": "ALL", "active": "on"}
+    admin_client.post(reverse("risk:policy_rule_add"), data)
+    rule = PolicyRule.objects.get(name="High risk")
+    edit = reverse("risk:policy_rule_edit", args=[rule.pk])
+    data["priority"] = rule.priority
+    assert admin_client.post(edit, {**data, "active": ""}).status_code == 302
+    assert admin_client.post(edit, data).status_code == 302
+
+    off, on = only("policy.rule.deactivate"), only("policy.rule.activate")
+    assert (off.debug_data["before"], off.debug_data["after"]) == (
+        {"active": True},
+        {"active": False},
+    )
+    assert on.debug_data["after"] == {"active": True}
+    assert on.target[0]["id"] == str(rule.pk)
+
+
 def test_a_connected_app_is_logged_with_its_token_only_as_changed(admin_client):
     data = {"name": "Slack", "revocation_endpoint": "https://slack.example/revoke",
             "token": APP_TOKEN, "active": "on"}  # fmt: skip

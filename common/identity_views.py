@@ -45,11 +45,9 @@ from common.sign_in_log import (
     AUTH_VIA_MFA,
     FAILURE,
     MFA_FACTOR_ACTIVATE,
-    MFA_FACTOR_DEACTIVATE,
     SESSION_START,
     sign_in_log,
 )
-from common.text import has_unstorable_text
 from common.views import ThrottledLoginView, render_secret_once
 
 MFA_PENDING_KEY = "ssf_mfa_pending"
@@ -93,11 +91,8 @@ class ConsoleLoginView(ThrottledLoginView):
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
-        username = self.request.POST.get("username", "")[:150]
-        user = None
-        if not has_unstorable_text(username):  # a NUL cannot be looked up, only refused
-            user = get_user_model().objects.filter(username=username).first()
-        sign_in_log(SESSION_START, user=user, username=username, outcome=FAILURE,
+        sign_in_log(SESSION_START, user=self.throttled_user(),
+                    username=self.throttled_username()[:150], outcome=FAILURE,
                     reason="INVALID_CREDENTIALS", authnMethod="PASSWORD")  # fmt: skip
         return super().form_invalid(form)
 
@@ -261,7 +256,6 @@ class MfaResetView(PasswordAdminMixin, View):
             messages.error(request, "That code is not right; MFA was not reset.")
             return redirect("identity:mfa_manage")
         mfa_reset(user=request.user)
-        sign_in_log(MFA_FACTOR_DEACTIVATE, user=request.user)
         messages.success(request, "Two-step verification was reset; set it up again any time.")
         return redirect("identity:mfa_manage")
 

@@ -22,6 +22,8 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 
+from common import audit
+from common.audit import ChangeRecord, admin_actor, audit_record
 from common.roles import Role, user_role
 
 TOTP_DEVICE_NAME = "Authenticator app"
@@ -153,12 +155,24 @@ def mfa_verify(*, user: User, token: str) -> OtpResult:
         return _check_device(device, token)
 
 
-def mfa_reset(*, user: User) -> None:
+def mfa_reset(*, user: User, actor_name: str = "") -> None:
     """Remove the user's authenticator app and recovery codes (password sign-in alone again);
-    a second call removes nothing more."""
+    a second call removes nothing more (and logs nothing).
+
+    Logged as the user's own reset (user.mfa.factor.deactivate), or, when an operator's command
+    (`actor_name`) does it, as Okta logs an admin's reset: user.mfa.factor.reset_all."""
     with transaction.atomic():
-        TOTPDevice.objects.filter(user=user).delete()
-        StaticDevice.objects.filter(user=user).delete()
+        removed = TOTPDevice.objects.filter(user=user).delete()[0]
+        removed += StaticDevice.objects.filter(user=user).delete()[0]
+        if not removed:
+            return
+        if actor_name:
+            audit_record(ChangeRecord(event_type=audit.MFA_FACTOR_RESET_ALL,
+                                      actor=admin_actor(name=actor_name),
+                                      target=[admin_actor(user=user)]))  # fmt: skip
+        else:
+            audit_record(ChangeRecord(event_type=audit.MFA_FACTOR_DEACTIVATE,
+                                      actor=admin_actor(user=user)))  # fmt: skip
 
 
 def mfa_required_for(user: User) -> bool:

@@ -145,12 +145,14 @@ def _delay_after(failures: int) -> float:
     return float(min(delay, settings.SIGN_IN_MAX_DELAY_SECONDS))
 
 
-def sign_in_failure_record(*, attempt: SignInAttempt) -> None:
+def sign_in_failure_record(*, attempt: SignInAttempt) -> int:
     """Count a failed check: the account (or device) waits longer, the address has less left.
-    Called while the check is claimed, so no other request updates the account meanwhile."""
+    Called while the check is claimed, so no other request updates the account meanwhile.
+    Returns the seconds the account (or device) must now wait, 0 while failures are free."""
     state = cache.get(attempt.bucket) or {}
     failures = int(state.get("failures", 0)) + 1
-    until = time.time() + _delay_after(failures)
+    delay = _delay_after(failures)
+    until = time.time() + delay
     cache.set(attempt.bucket, {"failures": failures, "until": until}, FAILURE_MEMORY_SECONDS)
     if attempt.address and attempt.device is None:
         window_id, remaining = _address_window()
@@ -160,6 +162,7 @@ def sign_in_failure_record(*, attempt: SignInAttempt) -> None:
             cache.incr(key)
         except ValueError:  # the window lapsed between add and incr
             cache.set(key, 1, timeout=remaining + 1)
+    return math.ceil(delay)
 
 
 def sign_in_success_record(*, attempt: SignInAttempt, user: AbstractBaseUser) -> str:

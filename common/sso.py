@@ -30,8 +30,10 @@ from jwcrypto.common import JWException
 from jwcrypto.jws import JWS
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 
+from common import audit
+from common.audit import ChangeRecord, admin_actor, audit_record
 from common.models import SsoIdentity
-from common.roles import ROLE_GROUPS, Role
+from common.roles import ROLE_GROUPS, Role, user_role
 from streams import fetch
 from streams.keys import SIGNING_ALGORITHMS, NoUsableKey, SigningKey, signing_keys
 
@@ -287,13 +289,34 @@ def _new_username(claims: dict[str, Any], *, issuer: str) -> str:
 
 def _role_set(user: User, role: Role | None) -> None:
     """Make the user's console role exactly `role`; SSO users are never superusers, so removing
-    their group at the IdP removes the role here."""
+    their group at the IdP removes the role here. A role that changes is in the System Log
+    (user.account.privilege.revoke / .grant), the IdP's claims its cause."""
+    previous = user_role(user)
+    if previous != role:
+        _role_change_log(user, previous, role)
+    user.__dict__.pop("_console_role", None)
     user.groups.remove(*Group.objects.filter(name__in=ROLE_GROUPS.values()))
     if role is not None:
         user.groups.add(Group.objects.get_or_create(name=ROLE_GROUPS[role])[0])
     user.is_superuser = False
     user.is_staff = role == Role.SUPER_ADMIN
     user.save(update_fields=["is_superuser", "is_staff"])
+
+
+def _role_change_log(user: User, previous: Role | None, role: Role | None) -> None:
+    actor, target = admin_actor(name="single sign-on"), [admin_actor(user=user)]
+    before = {"role": previous.label if previous else None}
+    after = {"role": role.label if role else None}
+    if previous is not None:
+        audit_record(ChangeRecord(
+            event_type=audit.PRIVILEGE_REVOKE, actor=actor, target=target,
+            debug_data={"privilegeRevoked": previous.label}, before=before, after=after,
+        ))  # fmt: skip
+    if role is not None:
+        audit_record(ChangeRecord(
+            event_type=audit.PRIVILEGE_GRANT, actor=actor, target=target,
+            debug_data={"privilegeGranted": role.label}, before=before, after=after,
+        ))  # fmt: skip
 
 
 def sso_user_sign_in(*, issuer: str, claims: dict[str, Any]) -> User:

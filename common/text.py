@@ -13,6 +13,12 @@ def _storable(text: str) -> bool:
     return True
 
 
+def storable(text: str) -> str:
+    """`text`, or when no database can keep it, its escaped form (`ad\\x00min`): what a log
+    record says of an unknown name or a client's header."""
+    return text if _storable(text) else ascii(text)[1:-1]
+
+
 def has_unstorable_text(value: Any) -> bool:
     """True when a JSON value holds a string (or key) that neither UTF-8 nor PostgreSQL can
     keep: a NUL, or a lone surrogate.

@@ -5,7 +5,9 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import LoginView
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from django.contrib.auth.views import LoginView, LogoutView, PasswordChangeView
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,6 +17,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views import View
 from django.views.generic import TemplateView
 
+from common.audit import ACCOUNT_LOCK, FAILURE, PASSWORD_UPDATE, SESSION_END
 from common.forms import ApiTokenForm
 from common.models import ApiToken
 from common.proxy import client_address
@@ -25,21 +28,38 @@ from common.sessions import session_start
 from common.sign_in import (
     DEVICE_COOKIE,
     DEVICE_COOKIE_MAX_AGE,
+    SignInAttempt,
     sign_in_attempt_for,
     sign_in_begin,
     sign_in_end,
     sign_in_failure_record,
     sign_in_success_record,
 )
+from common.sign_in_log import sign_in_log
+from common.text import has_unstorable_text
 
 
-class ThrottledLoginView(LoginView):
-    """Django's sign-in behind common.sign_in: an account or address that failed too often is
-    answered 429 with Retry-After, its password not checked; a success sets the device cookie."""
+class PasswordThrottleMixin:
+    """Put a form view's password check behind common.sign_in: an account or address that
+    failed too often is answered 429 with Retry-After and its password is not acted on; a
+    failure that makes the account wait is in the System Log as user.account.lock."""
+
+    attempt: SignInAttempt
+
+    def throttled_username(self) -> str:
+        raise NotImplementedError
+
+    def throttled_user(self) -> User | None:
+        """The admin the attempt is for, None when the username names nobody (or cannot be
+        looked up: a NUL)."""
+        username = self.throttled_username()[:150]
+        if has_unstorable_text(username):
+            return None
+        return get_user_model().objects.filter(username=username).first()
 
     def post(self, request, *args, **kwargs):
         self.attempt = sign_in_attempt_for(
-            username=request.POST.get("username", ""),
+            username=self.throttled_username(),
             address=client_address(request),
             device_cookie=request.COOKIES.get(DEVICE_COOKIE),
         )
@@ -56,14 +76,13 @@ class ThrottledLoginView(LoginView):
         finally:
             sign_in_end(attempt=self.attempt)
 
-    def form_invalid(self, form):
-        sign_in_failure_record(attempt=self.attempt)
-        return super().form_invalid(form)
-
-    def form_valid(self, form):
-        response = super().form_valid(form)
-        session_start(self.request)
-        return self.password_accepted(form.get_user(), response)
+    def password_refused(self) -> None:
+        """Count a wrong password against the account, and log the wait it starts."""
+        wait = sign_in_failure_record(attempt=self.attempt)
+        if wait:
+            sign_in_log(ACCOUNT_LOCK, user=self.throttled_user(),
+                        username=self.throttled_username(), outcome=FAILURE,
+                        reason="LOCKED_OUT", lockedForSeconds=wait)  # fmt: skip
 
     def password_accepted(self, user, response: HttpResponse) -> HttpResponse:
         """The password was right (a second factor may still follow): forget the failures and
@@ -74,6 +93,53 @@ class ThrottledLoginView(LoginView):
             secure=settings.SESSION_COOKIE_SECURE, httponly=True, samesite="Lax",
         )  # fmt: skip
         return response
+
+
+class ThrottledLoginView(PasswordThrottleMixin, LoginView):
+    """Django's sign-in behind common.sign_in; a success sets the device cookie."""
+
+    def throttled_username(self) -> str:
+        return self.request.POST.get("username", "")
+
+    def form_invalid(self, form):
+        self.password_refused()
+        return super().form_invalid(form)
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        session_start(self.request)
+        return self.password_accepted(form.get_user(), response)
+
+
+class ConsoleLogoutView(LogoutView):
+    """Django's sign-out (POST only), in the System Log as user.session.end."""
+
+    def post(self, request, *args, **kwargs):
+        user = request.user if request.user.is_authenticated else None
+        response = super().post(request, *args, **kwargs)
+        if user is not None:
+            sign_in_log(SESSION_END, user=user)
+        return response
+
+
+class ThrottledPasswordChangeView(PasswordThrottleMixin, PasswordChangeView):
+    """Change one's own password, the current one checked behind the sign-in throttle (a
+    session left open must not become a way to guess it); logged as Okta logs it."""
+
+    def throttled_username(self) -> str:
+        return self.request.user.get_username()
+
+    def form_invalid(self, form):
+        if "old_password" in form.errors:
+            self.password_refused()
+            sign_in_log(PASSWORD_UPDATE, user=self.request.user, outcome=FAILURE,
+                        reason="INVALID_CREDENTIALS")  # fmt: skip
+        return super().form_invalid(form)
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        sign_in_log(PASSWORD_UPDATE, user=self.request.user)
+        return self.password_accepted(self.request.user, response)
 
 
 def render_secret_once(request: HttpRequest, template: str, context: dict) -> HttpResponse:
@@ -132,6 +198,6 @@ class ApiTokenRevokeView(ConsoleAccessMixin, View):
 
     def post(self, request, pk):
         token = get_object_or_404(ApiToken, pk=pk)
-        api_token_revoke(token=token)
+        api_token_revoke(token=token, actor=request.user)
         messages.success(request, f"API token {token.name!r} revoked; it is refused from now on.")
         return redirect("common:api_token_list")

@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 
 from common.identity_views import ConsoleLoginView
 from common.ids import ObjectIdConverter
+from common.views import ConsoleLogoutView, ThrottledPasswordChangeView
 
 register_converter(ObjectIdConverter, "oid")
 
@@ -11,8 +12,8 @@ register_converter(ObjectIdConverter, "oid")
 # manage.py create_admin, and no mail is configured).
 account_urlpatterns = [
     path("login/", ConsoleLoginView.as_view(), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path("logout/", ConsoleLogoutView.as_view(), name="logout"),
+    path("password_change/", ThrottledPasswordChangeView.as_view(), name="password_change"),
     path(
         "password_change/done/",
         auth_views.PasswordChangeDoneView.as_view(),

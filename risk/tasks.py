@@ -7,7 +7,7 @@ from risk.retention import log_events_prune, risk_changes_prune
 from risk.services.actions import policy_action_execute, policy_actions_deliver_due
 from risk.services.entity_risk import detections_expire
 from risk.services.processing import security_events_process_pending
-from risk.services.system_log import admin_sign_in_record, stream_changes_mirror
+from risk.services.system_log import stream_changes_mirror
 
 
 @shared_task(name="risk.process_pending_security_events")
@@ -44,17 +44,6 @@ def prune_risk_history() -> int:
     """Beat job: delete System Log records and risk changes past their retention, for at most
     common.retention.RUN_SECONDS; a rerun, or a run overlapping another, deletes nothing twice."""
     return retention_run("risk-history", [log_events_prune, risk_changes_prune])
-
-
-@shared_task(name="risk.record_admin_sign_in")
-def record_admin_sign_in(
-    record_id: str, event_type: str, user_id: int | None, username: str, outcome: str,
-    reason: str, debug_data: dict,
-) -> None:  # fmt: skip
-    """Write one sign-in record to the System Log; a rerun (same record_id) writes nothing."""
-    admin_sign_in_record(record_id=record_id, event_type=event_type, user_id=user_id,
-                         username=username, outcome=outcome, reason=reason,
-                         debug_data=debug_data)  # fmt: skip
 
 
 @shared_task(name="risk.expire_detections")

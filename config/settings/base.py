@@ -127,6 +127,8 @@ MIDDLEWARE = [
     # First: probes and scrapers reach these by pod address over http (events.operations).
     "events.operations.OperatorEndpointsMiddleware",
     "common.proxy.TrustedProxyMiddleware",
+    # After the proxy check: the System Log's client address is the one it settled.
+    "common.audit.AuditClientMiddleware",
     "common.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Wraps every later response, static files and error pages included.

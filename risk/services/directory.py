@@ -10,9 +10,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from common import audit
+from common.audit import ChangeRecord, admin_actor, audit_record
 from common.types import Actor
 from risk.models import DirectoryGroup, Entity, EntityIdentifier, EntityKind, UserStatus
-from risk.services.system_log import admin_actor, entity_target, log_event
+from risk.services.system_log import entity_target
 from risk.subjects import canonical_email, identifier_keys
 
 CSV_COLUMNS = ("login", "email", "first_name", "last_name", "groups", "iss", "sub")
@@ -45,7 +47,8 @@ def entity_create(
     """Add a user or device and the identifiers SETs may name it by (its email, iss/sub pairs...).
 
     A login or identifier that another entity has already is a ValidationError; nothing is saved.
-    With an `actor` (the Users API) the creation is in the System Log, as Okta logs it.
+    With an `actor` (console, CSV import, Users API) the creation is in the System Log, as Okta
+    logs it, with each group the user joined (group.user_membership.add).
     """
     email = email.strip()
     login = login.strip() or (email if kind == EntityKind.USER else "")
@@ -68,11 +71,18 @@ def entity_create(
     )
     entity.save()
     EntityIdentifier.objects.bulk_create([EntityIdentifier(entity=entity, key=k) for k in keys])
+    joined = []
     for name in groups or []:
         if name.strip():
-            entity.groups.add(DirectoryGroup.objects.get_or_create(name=name.strip())[0])
+            group = DirectoryGroup.objects.get_or_create(name=name.strip())[0]
+            entity.groups.add(group)
+            joined.append(group)
     if actor is not None:
-        _log_user_change(entity, actor, "user.lifecycle.create", "Create okta user")
+        _log_user_change(entity, actor, audit.USER_CREATE, after=_profile(entity))
+        for group in joined:
+            target = {"id": str(group.pk), "type": "UserGroup", "alternateId": group.name,
+                      "displayName": group.name}  # fmt: skip
+            _log_user_change(entity, actor, audit.GROUP_MEMBERSHIP_ADD, also=target)
     return entity
 
 
@@ -94,19 +104,30 @@ def _check_keys_free(
         raise ValidationError({field: message} if field else message)
 
 
-def _log_user_change(user: Entity, actor: Actor, event_type: str, message: str) -> None:
+def _log_user_change(
+    user: Entity,
+    actor: Actor,
+    event_type: str,
+    *,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    also: dict[str, Any] | None = None,
+) -> None:
     """The System Log record of an admin's change to a user (Okta's user.lifecycle.*)."""
-    log_event(
-        event_type=event_type,
-        display_message=message,
-        actor=admin_actor(user=actor),
-        target=[entity_target(user)],
-        entity=user,
-    ).save()
+    audit_record(ChangeRecord(
+        event_type=event_type, actor=admin_actor(user=actor),
+        target=[entity_target(user), *([also] if also else [])],
+        before=before, after=after, entity_id=user.pk,
+    ))  # fmt: skip
 
 
 # The profile fields a user update may set (the Users API's profile, in model names).
 PROFILE_FIELDS = ("login", "email", "first_name", "last_name", "display_name")
+
+
+def _profile(user: Entity) -> dict[str, Any]:
+    return {"kind": user.kind, "status": user.status,
+            **{name: getattr(user, name) for name in PROFILE_FIELDS}}  # fmt: skip
 
 
 @transaction.atomic
@@ -118,6 +139,7 @@ def user_update(*, user: Entity, profile: dict[str, str], actor: Actor) -> Entit
     values again changes nothing but lastUpdated.
     """
     values = {name: profile[name].strip() for name in PROFILE_FIELDS if name in profile}
+    profile_before = _profile(user)
     if "login" in values:
         if not values["login"]:
             raise ValidationError({"login": "The field cannot be left blank"})
@@ -132,7 +154,8 @@ def user_update(*, user: Entity, profile: dict[str, str], actor: Actor) -> Entit
         setattr(user, name, value)
     user.updated_at = timezone.now()
     user.save(update_fields=[*values, "updated_at"])
-    _log_user_change(user, actor, "user.account.update_profile", "Update user profile for Okta")
+    before, after = audit.changes(profile_before, _profile(user))
+    _log_user_change(user, actor, audit.USER_UPDATE, before=before, after=after)
     return user
 
 
@@ -155,8 +178,9 @@ def user_activate(*, user: Entity, actor: Actor) -> Entity:
     """STAGED or DEPROVISIONED -> ACTIVE. An ACTIVE user is a UserLifecycleError, as at Okta."""
     if user.status == UserStatus.ACTIVE:
         raise UserLifecycleError("Activation failed because the user is already active")
+    before = {"status": user.status}
     _user_set_status(user, UserStatus.ACTIVE)
-    _log_user_change(user, actor, "user.lifecycle.activate", "Activate Okta user")
+    _log_user_change(user, actor, audit.USER_ACTIVATE, before=before, after={"status": user.status})
     return user
 
 
@@ -165,8 +189,10 @@ def user_deactivate(*, user: Entity, actor: Actor) -> Entity:
     """-> DEPROVISIONED; the user's risk and history stay readable. Deactivating a deactivated
     user changes nothing."""
     if user.status != UserStatus.DEPROVISIONED:
+        before = {"status": user.status}
         _user_set_status(user, UserStatus.DEPROVISIONED)
-        _log_user_change(user, actor, "user.lifecycle.deactivate", "Deactivate Okta user")
+        _log_user_change(user, actor, audit.USER_DEACTIVATE, before=before,
+                         after={"status": user.status})  # fmt: skip
     return user
 
 
@@ -177,7 +203,7 @@ def user_delete(*, user: Entity, actor: Actor) -> bool:
     if user.status != UserStatus.DEPROVISIONED:
         user_deactivate(user=user, actor=actor)
         return False
-    _log_user_change(user, actor, "user.lifecycle.delete.initiated", "Delete Okta user")
+    _log_user_change(user, actor, audit.USER_DELETE, before=_profile(user))
     user.delete()
     return True
 
@@ -188,11 +214,12 @@ class ImportResult:
     errors: list[str] = field(default_factory=list)
 
 
-def entities_import_csv(*, text: str) -> ImportResult:
+def entities_import_csv(*, text: str, actor: Actor = None) -> ImportResult:
     """Import users from CSV with a header row of CSV_COLUMNS (all but login/email optional).
 
     `groups` is a `;`-separated list; `iss` + `sub` add an iss_sub identifier. Each row is saved
     or refused on its own; a refused row is reported with its line number and changes nothing.
+    Each user created is in the System Log with the admin who imported it as actor.
     """
     result = ImportResult()
     reader = csv.DictReader(io.StringIO(text))
@@ -201,6 +228,9 @@ def entities_import_csv(*, text: str) -> ImportResult:
         return result
     for line, row in enumerate(reader, start=2):
         row = {k: (v or "").strip() for k, v in row.items() if k}
+        if not row.get("login") and not row.get("email"):
+            result.errors.append(f"Line {line}: give a login or an email.")
+            continue
         identifiers = []
         if row.get("iss") and row.get("sub"):
             identifiers.append({"format": "iss_sub", "iss": row["iss"], "sub": row["sub"]})
@@ -212,6 +242,7 @@ def entities_import_csv(*, text: str) -> ImportResult:
                 last_name=row.get("last_name", ""),
                 groups=row.get("groups", "").split(";"),
                 identifiers=identifiers,
+                actor=actor,
             )
             result.created += 1
         except ValidationError as exc:

@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from common.audit import admin_actor
 from common.tasks import enqueue_on_commit
 from risk import mapping
 from risk.models import (
@@ -52,7 +53,6 @@ from risk.services.policy import Policy, policy_evaluate, policy_match
 from risk.services.system_log import (
     DETECTION_DISMISS,
     RISK_CHANGE,
-    admin_actor,
     entity_target,
     log_event,
     system_actor,

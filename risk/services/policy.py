@@ -96,7 +96,8 @@ class Policy:
         return self.active_apps if rule.app_selection == AppSelection.ALL else loaded.apps
 
 
-def _rule_target(rule: PolicyRule) -> dict[str, Any]:
+def rule_target(rule: PolicyRule) -> dict[str, Any]:
+    """A policy rule as a LogEvent target."""
     return {"id": str(rule.pk), "type": "PolicyRule", "alternateId": rule.name,
             "displayName": rule.name}  # fmt: skip
 
@@ -159,7 +160,7 @@ def policy_evaluate(
         "stream_ref": change.stream_ref,
         "security_event_id": change.security_event_id,
     }
-    targets = [entity_target(entity), POLICY_TARGET, _rule_target(rule)]
+    targets = [entity_target(entity), POLICY_TARGET, rule_target(rule)]
     evaluate = log_event(
         event_type=POLICY_EVALUATE,
         display_message="Evaluation of entity risk policy",

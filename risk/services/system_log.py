@@ -3,13 +3,12 @@
 import functools
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from common.sign_in_log import SIGN_IN_MESSAGES
-from common.types import Actor
+from common.audit import AUDIT_MESSAGES, ChangeRecord
 from risk.models import Entity, EntityKind, LogEvent, OutcomeResult, Severity
+from streams.audit import STREAM_EVENT_TYPES, stream_change_log_record
 from streams.models import StreamChange
 
 RECEIVE_EVENT = "security.events.provider.receive_event"
@@ -20,19 +19,10 @@ POLICY_EVALUATE = "policy.entity_risk.evaluate"
 POLICY_ACTION = "policy.entity_risk.action"
 UNIVERSAL_LOGOUT = "user.authentication.universal_logout"
 WORKFLOW_RUN = "workflows.users.delegatedflow.run"
-STREAM_EVENT_TYPES = {
-    "CREATE": "security.events.provider.add",
-    "UPDATE": "security.events.provider.update",
-    "ACTIVATE": "security.events.provider.activate",
-    "DEACTIVATE": "security.events.provider.deactivate",
-    "DELETE": "security.events.provider.delete",
-    "ROTATE_PUSH_SECRET": "security.events.provider.update",
-    "CLEAR_PUSH_SECRET": "security.events.provider.update",
-}
 EVENT_TYPES = [
     RECEIVE_EVENT, RISK_CHANGE, DETECTION_DISMISS, POLICY_EVALUATE, POLICY_ACTION,
     UNIVERSAL_LOGOUT, WORKFLOW_RUN,
-    *sorted(set(STREAM_EVENT_TYPES.values())), *SIGN_IN_MESSAGES,
+    *sorted(set(STREAM_EVENT_TYPES.values())), *AUDIT_MESSAGES,
 ]  # fmt: skip
 
 
@@ -53,19 +43,6 @@ def stream_actor(*, stream_ref: str, name: str, issuer: str) -> dict[str, Any]:
         "type": "SecurityEventProvider",
         "alternateId": issuer,
         "displayName": name,
-    }
-
-
-def admin_actor(*, user: Actor = None, name: str = "") -> dict[str, Any]:
-    """An admin (or, without a user, a named operator such as a command) as an actor."""
-    if user is None:
-        return {"id": name or "system", "type": "SystemPrincipal", "alternateId": name,
-                "displayName": name}  # fmt: skip
-    return {
-        "id": str(user.pk),
-        "type": "User",
-        "alternateId": user.get_username(),
-        "displayName": user.get_full_name() or user.get_username(),
     }
 
 
@@ -130,69 +107,46 @@ def _security_event_url_prefix() -> str:
     return reverse("events:security_event_detail", args=[0]).removesuffix("0/")
 
 
-def stream_change_log_event(change: StreamChange) -> LogEvent:
-    """The unsaved System Log record of one stream change, with the admin as actor."""
-    target = [{"id": change.stream_ref, "type": "SecurityEventProvider",
-               "alternateId": (change.after or change.before or {}).get("issuer", ""),
-               "displayName": change.stream_name}]  # fmt: skip
-    return log_event(
-        event_type=STREAM_EVENT_TYPES.get(change.action, "security.events.provider.update"),
-        display_message=f"{change.get_action_display()} security events provider",
-        actor=admin_actor(user=change.actor, name=change.actor_name),
-        target=target,
-        debug_data={
-            "change": change.action,
-            "before": change.before,
-            "after": change.after,
-            "changedAt": change.created_at.isoformat(),
-        },
-        stream_ref=change.stream_ref,
-        stream_change_id=change.pk,
-    )
-
-
 def stream_changes_mirror() -> int:
-    """Copy stream changes not yet in the System Log into it; a rerun copies nothing more."""
+    """Copy stream changes not yet in the System Log into it (those made before stream changes
+    were logged as they happen); a rerun copies nothing more."""
     logged = LogEvent.objects.filter(stream_change_id__isnull=False).values("stream_change_id")
     copied = 0
     for change in StreamChange.objects.exclude(pk__in=logged).select_related("actor"):
         try:
             with transaction.atomic():
-                stream_change_log_event(change).save()
+                change_record_save(stream_change_log_record(change))
             copied += 1
         except IntegrityError:
             continue  # a concurrent mirror copied it first
     return copied
 
 
-def admin_sign_in_record(
-    *,
-    record_id: str,
-    event_type: str,
-    user_id: int | None,
-    username: str,
-    outcome: str,
-    reason: str,
-    debug_data: dict[str, Any],
-) -> LogEvent:
-    """Record one console sign-in step with the admin as actor; a rerun with the same
-    `record_id` (the LogEvent uuid) records nothing more."""
-    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    actor = admin_actor(user=user) if user is not None else {
-        "id": "unknown", "type": "User", "alternateId": username[:100], "displayName": "Unknown"
-    }  # fmt: skip
+def change_record_save(record: ChangeRecord) -> LogEvent:
+    """Save one audit record (common.audit's one way in); a record whose `uuid` is saved
+    already is not saved again."""
+    debug_data = dict(record.debug_data)
+    if record.before is not None or record.after is not None:
+        debug_data.update(before=record.before, after=record.after)
+    failed = record.outcome != OutcomeResult.SUCCESS
     event = log_event(
-        event_type=event_type,
-        display_message=SIGN_IN_MESSAGES.get(event_type, event_type),
-        actor=actor,
-        outcome=OutcomeResult(outcome),
-        reason=reason,
-        severity=Severity.INFO if outcome == OutcomeResult.SUCCESS else Severity.WARN,
+        event_type=record.event_type,
+        display_message=record.message,
+        actor=record.actor,
+        target=record.target,
+        outcome=OutcomeResult(record.outcome),
+        reason=record.reason,
+        severity=Severity.WARN if failed else Severity.INFO,
         debug_data=debug_data,
-        uuid=record_id,
+        client=record.client,
+        stream_ref=record.stream_ref,
+        stream_change_id=record.stream_change_id,
     )
+    event.entity_id = record.entity_id
+    if record.uuid:
+        event.uuid = record.uuid
     with transaction.atomic():
-        existing = LogEvent.objects.filter(uuid=record_id).first()
+        existing = LogEvent.objects.filter(uuid=record.uuid).first() if record.uuid else None
         if existing is not None:
             return existing
         event.save()

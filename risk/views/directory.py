@@ -44,7 +44,7 @@ class EntityAddView(ConsoleAccessMixin, View):
         form = EntityForm(request.POST)
         if form.is_valid():
             try:
-                entity = entity_create(**form.service_kwargs())
+                entity = entity_create(**form.service_kwargs(), actor=request.user)
                 messages.success(request, f"{entity.label} added.")
                 return redirect("risk:entity_detail", pk=entity.pk)
             except ValidationError as exc:
@@ -63,5 +63,5 @@ class EntityImportView(ConsoleAccessMixin, View):
         form = CsvImportForm(request.POST, request.FILES)
         if not form.is_valid():
             return render(request, self.template_name, {"form": form}, status=400)
-        result = entities_import_csv(text=form.cleaned_data["file"])
+        result = entities_import_csv(text=form.cleaned_data["file"], actor=request.user)
         return render(request, self.template_name, {"form": CsvImportForm(), "result": result})

@@ -69,7 +69,7 @@ class PolicyRuleRemoveView(_RemoveView):
     noun, consequence, list_url_name = "rule", "The rule stops matching at once.", "risk:policy"
 
     def remove(self, obj):
-        policy_config.policy_rule_delete(rule=obj)
+        policy_config.policy_rule_delete(rule=obj, actor=self.request.user)
 
 
 class ConnectedAppRemoveView(_RemoveView):
@@ -78,7 +78,7 @@ class ConnectedAppRemoveView(_RemoveView):
     list_url_name = "risk:connected_app_list"
 
     def remove(self, obj):
-        policy_config.connected_app_delete(app=obj)
+        policy_config.connected_app_delete(app=obj, actor=self.request.user)
 
 
 class WorkflowRemoveView(_RemoveView):
@@ -87,7 +87,7 @@ class WorkflowRemoveView(_RemoveView):
     list_url_name = "risk:workflow_list"
 
     def remove(self, obj):
-        policy_config.workflow_delete(workflow=obj)
+        policy_config.workflow_delete(workflow=obj, actor=self.request.user)
 
 
 def _rule_kwargs(form: PolicyRuleForm) -> dict:
@@ -124,7 +124,7 @@ class PolicyRuleFormView(ConsoleAccessMixin, View):
         form = PolicyRuleForm(request.POST)
         if form.is_valid():
             try:
-                policy_config.policy_rule_save(rule=rule, **_rule_kwargs(form))
+                policy_config.policy_rule_save(rule=rule, **_rule_kwargs(form), actor=request.user)
                 messages.success(request, f"Rule {form.cleaned_data['name']!r} saved.")
                 return redirect("risk:policy")
             except ValidationError as exc:
@@ -165,9 +165,10 @@ class ConnectedAppFormView(ConsoleAccessMixin, View):
                         name=data["name"],
                         revocation_endpoint=data["revocation_endpoint"],
                         token=data["token"],
+                        actor=request.user,
                     )
                 else:
-                    policy_config.connected_app_update(app=app, **data)
+                    policy_config.connected_app_update(app=app, **data, actor=request.user)
                 messages.success(request, f"App {data['name']!r} saved.")
                 return redirect("risk:connected_app_list")
             except ValidationError as exc:
@@ -195,7 +196,9 @@ class WorkflowAddView(ConsoleAccessMixin, View):
         form = WorkflowForm(request.POST)
         if form.is_valid():
             try:
-                workflow, secret = policy_config.workflow_create(**form.cleaned_data)
+                workflow, secret = policy_config.workflow_create(
+                    **form.cleaned_data, actor=request.user
+                )
                 return render_secret_once(request, "risk/workflow_secret.html",
                                           {"workflow": workflow, "secret": secret})  # fmt: skip
             except ValidationError as exc:
@@ -219,7 +222,9 @@ class WorkflowEditView(ConsoleAccessMixin, View):
         form = WorkflowEditForm(request.POST)
         if form.is_valid():
             try:
-                policy_config.workflow_update(workflow=workflow, **form.cleaned_data)
+                policy_config.workflow_update(
+                    workflow=workflow, **form.cleaned_data, actor=request.user
+                )
                 messages.success(request, f"Workflow {workflow.name!r} saved.")
                 return redirect("risk:workflow_list")
             except ValidationError as exc:
@@ -241,7 +246,7 @@ class MappingOverrideAddView(ConsoleAccessMixin, View):
     def post(self, request):
         form = MappingOverrideForm(request.POST)
         if form.is_valid():
-            policy_config.mapping_override_set(**form.cleaned_data)
+            policy_config.mapping_override_set(**form.cleaned_data, actor=request.user)
             messages.success(request, "Mapping saved.")
             return redirect("risk:policy")
         return render(request, self.template_name, {"form": form, "rules": RULES}, status=400)
@@ -251,7 +256,10 @@ class MappingOverrideRemoveView(ConsoleAccessMixin, View):
     def post(self, request, pk):
         override = get_object_or_404(MappingOverride, pk=pk)
         policy_config.mapping_override_set(
-            stream=override.stream, event_type=override.event_type, outcome=None
+            stream=override.stream,
+            event_type=override.event_type,
+            outcome=None,
+            actor=request.user,
         )
         messages.success(request, "Mapping removed; the built-in table applies again.")
         return redirect("risk:policy")

@@ -4,18 +4,26 @@ import pytest
 from rest_framework.test import APIClient
 
 from common.services import api_token_create
+from risk.models import LogEvent
 from risk.services.directory import entity_create
 from risk.services.system_log import log_event, system_actor
 
 
+def _token(user, name: str) -> str:
+    # The System Log tests count records: the setup's system.api_token.create is not theirs.
+    secret = api_token_create(user=user, name=name)[1]
+    LogEvent.objects.filter(event_type="system.api_token.create").delete()
+    return secret
+
+
 @pytest.fixture
 def super_token(super_admin) -> str:
-    return api_token_create(user=super_admin, name="Terraform")[1]
+    return _token(super_admin, "Terraform")
 
 
 @pytest.fixture
 def readonly_token(readonly_admin) -> str:
-    return api_token_create(user=readonly_admin, name="Reporting")[1]
+    return _token(readonly_admin, "Reporting")
 
 
 def _client(token: str) -> APIClient:

@@ -8,13 +8,13 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from common.audit import admin_actor
 from risk.api.logs import LOG_FILTER_FIELDS, POLL_SETTLE
 from risk.api.scim_filter import FilterError, parse_filter
 from risk.cursors import cursor_make
 from risk.models import LogEvent, RiskLevel
 from risk.services.directory import entity_create
 from risk.services.entity_risk import entity_risk_set
-from risk.services.system_log import admin_actor
 from tests.api.okta import assert_okta_error, next_link
 
 pytestmark = pytest.mark.django_db

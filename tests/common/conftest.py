@@ -1,10 +1,36 @@
-"""Sign-in fixtures: the real OpenID provider (npm oidc-provider) and SSO settings for it."""
+"""Sign-in fixtures: the real OpenID provider (npm oidc-provider) and SSO settings for it, the
+sign-in throttle's settings and browsers at addresses of their own."""
+
+import itertools
 
 import pytest
+from django.test import Client
 
 from tests.oidc_provider import OidcProvider, configure_sso
 
 TEST_CALLBACK = "http://testserver/accounts/sso/callback/"
+# Each test gets its own client address, so the per-address budget of one never reaches another.
+_ADDRESSES = (f"127.0.{n // 250}.{n % 250 + 2}" for n in itertools.count())
+
+
+@pytest.fixture
+def throttle(settings):
+    settings.SIGN_IN_FREE_FAILURES = 2
+    settings.SIGN_IN_DELAY_SECONDS = 10
+    settings.SIGN_IN_MAX_DELAY_SECONDS = 60
+    settings.SIGN_IN_ADDRESS_MAX_FAILURES = 100
+    settings.SIGN_IN_ADDRESS_WINDOW_SECONDS = 900
+    return settings
+
+
+@pytest.fixture
+def browser():
+    """A client at an address of its own (a META value: nothing is sent anywhere)."""
+
+    def make() -> Client:
+        return Client(REMOTE_ADDR=next(_ADDRESSES))
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -174,8 +174,11 @@ def test_reset_needs_a_current_code(client, enrolled, super_admin):
 
     client.post(reverse("identity:mfa_reset"), {"code": "999999"})
     assert TOTPDevice.objects.filter(user=super_admin).exists()
+    assert not LogEvent.objects.filter(event_type="user.mfa.factor.deactivate").exists()
     client.post(reverse("identity:mfa_reset"), {"code": codes[1]})
     assert not TOTPDevice.objects.filter(user=super_admin).exists()
+    record = LogEvent.objects.get(event_type="user.mfa.factor.deactivate")
+    assert record.actor["alternateId"] == "sam"
 
 
 def test_mandatory_mfa_sends_super_admins_to_enrolment(client, settings, super_admin):
@@ -226,6 +229,13 @@ def test_operator_resets_a_lost_authenticator(client, enrolled):
     from django.core.management import call_command
 
     call_command("reset_mfa", "--user", "sam")
+    call_command("reset_mfa", "--user", "sam")  # nothing left to reset: nothing logged
 
     assert not TOTPDevice.objects.exists()
+    record = LogEvent.objects.get(event_type="user.mfa.factor.reset_all")
+    assert (record.actor["type"], record.actor["alternateId"]) == (
+        "SystemPrincipal",
+        "manage.py reset_mfa",
+    )
+    assert record.target[0]["alternateId"] == "sam"
     assert password_step(client)["Location"] == reverse("streams:stream_list")

@@ -2,10 +2,8 @@
 budget, device cookies that keep a stranger's failures from holding up the account's own browser,
 and no second, unthrottled sign-in page (Django's admin)."""
 
-import itertools
 from datetime import UTC, datetime
 
-import pytest
 import time_machine
 from django.test import Client
 from django.urls import reverse
@@ -16,28 +14,6 @@ from common.services import admin_user_create
 
 LOGIN = reverse("login")
 START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
-# Each test gets its own client address, so the per-address budget of one never reaches another.
-_ADDRESSES = (f"127.0.{n // 250}.{n % 250 + 2}" for n in itertools.count())
-
-
-@pytest.fixture
-def throttle(settings):
-    settings.SIGN_IN_FREE_FAILURES = 2
-    settings.SIGN_IN_DELAY_SECONDS = 10
-    settings.SIGN_IN_MAX_DELAY_SECONDS = 60
-    settings.SIGN_IN_ADDRESS_MAX_FAILURES = 100
-    settings.SIGN_IN_ADDRESS_WINDOW_SECONDS = 900
-    return settings
-
-
-@pytest.fixture
-def browser():
-    """A client at an address of its own (a META value: nothing is sent anywhere)."""
-
-    def make() -> Client:
-        return Client(REMOTE_ADDR=next(_ADDRESSES))
-
-    return make
 
 
 def post(client: Client, username: str, password: str):

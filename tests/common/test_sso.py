@@ -84,6 +84,27 @@ def test_role_is_evaluated_again_at_each_sign_in(client, sso_sign_in, settings):
     assert user_role(get_user_model().objects.get(pk=user.pk)) is None
     assert get_user_model().objects.filter(username="alice").count() == 1
 
+    # Each change of role is in the System Log, the IdP's claims its cause.
+    changes = [(e.event_type.rsplit(".", 1)[1], e.debug_data.get("privilegeGranted")
+                or e.debug_data.get("privilegeRevoked"), e.target[0]["alternateId"])
+               for e in LogEvent.objects.filter(event_type__startswith="user.account.privilege")
+               .order_by("id")]  # fmt: skip
+    assert changes == [
+        ("grant", "Super admin", "alice"),
+        ("revoke", "Super admin", "alice"),
+        ("grant", "Read-only admin", "alice"),
+        ("revoke", "Read-only admin", "alice"),
+    ]
+
+
+def test_a_sign_in_with_the_same_role_logs_no_privilege_change(client, sso_sign_in):
+    sso_sign_in("alice")
+    client.logout()
+    sso_sign_in("alice")
+
+    grants = LogEvent.objects.filter(event_type="user.account.privilege.grant")
+    assert grants.count() == 1
+
 
 def test_tampered_state_is_refused(client, sso_sign_in):
     def tamper(url):

@@ -86,7 +86,7 @@ def test_a_failing_set_does_not_block_the_others(alice, stream, transmitter, pus
 
 def test_unknown_subject_is_logged_as_failure_and_changes_no_risk(stream, deliver):
     deliver(USER_RISK, high(), sub_id={"format": "email", "email": "nobody@example.com"})
-    log = LogEvent.objects.get()
+    log = LogEvent.objects.get(event_type=RECEIVE_EVENT)
     assert (log.outcome_result, log.target) == ("FAILURE", [])
     assert "matches no user" in log.outcome_reason
     assert SecurityEvent.objects.get().status == SecurityEventStatus.IGNORED
@@ -95,7 +95,7 @@ def test_unknown_subject_is_logged_as_failure_and_changes_no_risk(stream, delive
 
 def test_unknown_event_type_is_logged_and_ignored(alice, deliver):
     deliver("https://vendor.example/event-type/thing", {"x": 1})
-    log = LogEvent.objects.get()
+    log = LogEvent.objects.get(event_type=RECEIVE_EVENT)
     assert (log.outcome_result, log.outcome_reason) == (
         "SKIPPED",
         "Unknown event type; logged and ignored",
@@ -105,7 +105,7 @@ def test_unknown_event_type_is_logged_and_ignored(alice, deliver):
 
 def test_malformed_event_payload_is_logged_and_ignored(alice, deliver):
     deliver(CAEP + "credential-change", {"credential_type": "password"})
-    log = LogEvent.objects.get()
+    log = LogEvent.objects.get(event_type=RECEIVE_EVENT)
     assert log.outcome_result == "FAILURE"
     assert "'change_type' is required" in log.outcome_reason
     assert not RiskChange.objects.exists()
@@ -256,7 +256,9 @@ def test_critical_subject_member_we_cannot_process_discards_the_event(
     subject = {"format": "complex", "user": {"format": "email", "email": "alice@example.com"},
                member: {"format": "opaque", "id": "t"}}  # fmt: skip
     deliver(USER_RISK, high(), sub_id=subject)
-    assert "critical subject member" in LogEvent.objects.get().outcome_reason
+    assert (
+        "critical subject member" in LogEvent.objects.get(event_type=RECEIVE_EVENT).outcome_reason
+    )
     assert Entity.objects.get(pk=alice.pk).risk_level == RiskLevel.NONE
 
 
@@ -324,7 +326,7 @@ def test_ssf_verification_event_is_processed_without_a_subject_entity(stream, de
     uri = "https://schemas.openid.net/secevent/ssf/event-type/verification"
     deliver(uri, {}, sub_id={"format": "opaque", "id": "stream-1"})  # unsolicited: no state
     assert SecurityEvent.objects.get().status == SecurityEventStatus.PROCESSED
-    assert LogEvent.objects.get().outcome_result == "SUCCESS"
+    assert LogEvent.objects.get(event_type=RECEIVE_EVENT).outcome_result == "SUCCESS"
 
 
 def test_removed_stream_keeps_its_sets_and_log_readable(alice, stream, deliver):

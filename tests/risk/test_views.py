@@ -7,6 +7,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
+from common.audit import admin_actor
 from common.crypto import decrypt
 from risk.mapping import OKTA
 from risk.models import (
@@ -19,7 +20,7 @@ from risk.models import (
     RiskLevel,
     Workflow,
 )
-from risk.services.system_log import admin_actor, log_event
+from risk.services.system_log import log_event
 
 pytestmark = pytest.mark.django_db
 USER_RISK = OKTA + "user-risk-change"

@@ -40,7 +40,10 @@ class Command(BaseCommand):
             raise CommandError(f"A user named {username!r} exists already.")
         generated = not password
         password = password or secrets.token_urlsafe(12)
-        admin_user_create(username=username, email=email, password=password, role=ROLE_ARGS[role])
+        admin_user_create(
+            username=username, email=email, password=password, role=ROLE_ARGS[role],
+            actor_name="manage.py create_admin",
+        )  # fmt: skip
         self.stdout.write(f"Created {ROLE_ARGS[role].label} {username!r}.")
         if generated:
             self.stdout.write(

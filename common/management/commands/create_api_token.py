@@ -31,7 +31,12 @@ class Command(BaseCommand):
             raise CommandError("--expires must be a positive number of days.")
         expires_at = timezone.now() + timedelta(days=expires) if expires else None
         try:
-            token, secret = api_token_create(user=owner, name=name, expires_at=expires_at)
+            token, secret = api_token_create(
+                user=owner,
+                name=name,
+                expires_at=expires_at,
+                actor_name="manage.py create_api_token",
+            )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
         expiry = f"expires {token.expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else "no expiry"

@@ -20,5 +20,5 @@ class Command(BaseCommand):
         admin = get_user_model().objects.filter(username=user).first()
         if admin is None:
             raise CommandError(f"No user named {user!r}.")
-        mfa_reset(user=admin)
+        mfa_reset(user=admin, actor_name="manage.py reset_mfa")
         self.stdout.write(f"Two-step verification of {user!r} was reset.")

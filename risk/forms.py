@@ -82,7 +82,9 @@ class SystemLogFilterForm(forms.Form):
     until = forms.DateTimeField(
         required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"})
     )
-    entity = forms.CharField(required=False, max_length=64, label="Entity id")
+    entity = forms.CharField(
+        required=False, max_length=255, label="Entity", help_text="An id, login or email."
+    )
     stream = forms.ChoiceField(required=False)
     outcome = forms.ChoiceField(
         required=False, choices=[("", "Any outcome"), *OutcomeResult.choices]

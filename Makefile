@@ -66,8 +66,8 @@ bench: $(VENV)/.dev ## Ingest benchmark: our endpoint against a bare DRF view (P
 bench-pipeline: $(VENV)/.dev ## Pipeline benchmark: SETs/s processed at fixed push rates, receipt-to-risk p50/p99
 	$(BIN)/python bench/pipeline.py
 
-bench-log: $(VENV)/.dev ## System Log pages over a million records (first, deep, filtered)
-	$(BIN)/python bench/system_log.py
+bench-log: $(VENV)/.dev ## System Log pages and q searches over 10^6 records, index cost (BENCH_LOG_ARGS="--records 10000000 --compare")
+	$(BIN)/python bench/system_log.py $(BENCH_LOG_ARGS)
 
 bench-faults: $(VENV)/.dev ## Fault injection (kill -9, Redis down, PostgreSQL restarts) under load: recovery times, nothing lost
 	$(BIN)/python bench/faults.py

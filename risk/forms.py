@@ -98,7 +98,9 @@ class SystemLogFilterForm(TimeRangeForm):
     event_type = forms.ChoiceField(
         required=False, choices=[("", "Any event type")] + [(t, t) for t in EVENT_TYPES]
     )
-    entity = forms.CharField(required=False, max_length=64, label="Entity id")
+    entity = forms.CharField(
+        required=False, max_length=255, label="Entity", help_text="An id, login or email."
+    )
     stream = forms.ChoiceField(required=False)
     outcome = forms.ChoiceField(
         required=False, choices=[("", "Any outcome"), *OutcomeResult.choices]

@@ -54,7 +54,8 @@ class LogEvent(models.Model):
     """One System Log record, shaped after Okta's LogEvent so Okta System Log readers can read it.
 
     `target_id`, `entity_id` and `stream_ref` copy ids out of the JSON so the log can be filtered
-    on indexes; `published` + `id` is the keyset the pages and the API paginate on.
+    on indexes; `published` + `id` is the keyset the pages and the API paginate on;
+    `search_text` holds the words Okta's `q` looks through.
     """
 
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -82,6 +83,9 @@ class LogEvent(models.Model):
     )
     # The StreamChange this record mirrors (stream add/update/activate/deactivate/remove).
     stream_change_id = models.BigIntegerField(null=True, blank=True)
+    # What `q` searches, lower-cased at write time (risk.log_search); trigram-indexed on
+    # PostgreSQL by migration 0005_log_search_text, outside Meta as SQLite has no such index.
+    search_text = models.TextField(blank=True, default="", editable=False)
 
     class Meta:
         indexes = [

@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from common.audit import AUDIT_MESSAGES, ChangeRecord
+from risk.log_search import log_search_text
 from risk.models import Entity, EntityKind, LogEvent, OutcomeResult, Severity
 from streams.audit import STREAM_EVENT_TYPES, stream_change_log_record
 from streams.models import StreamChange
@@ -77,13 +78,14 @@ def log_event(
     debug_data = dict(debug_data or {})
     if trace_id:
         debug_data.setdefault("TraceId", trace_id)
+    display_message, reason = display_message[:255], reason[:255]
     return LogEvent(
         event_type=event_type,
-        display_message=display_message[:255],
+        display_message=display_message,
         actor=actor,
         target=target,
         outcome_result=outcome,
-        outcome_reason=reason[:255],
+        outcome_reason=reason,
         severity=severity,
         debug_data=debug_data,
         transaction={"type": "JOB", "id": trace_id, "detail": {}} if trace_id else None,
@@ -92,6 +94,13 @@ def log_event(
         entity_id=entity.id if entity is not None else "",
         stream_ref=stream_ref,
         security_event_id=security_event_id,
+        search_text=log_search_text(
+            event_type=event_type,
+            display_message=display_message,
+            outcome_reason=reason,
+            actor=actor,
+            target=target,
+        ),
         **fields,
     )
 

@@ -20,7 +20,8 @@ def _where(data: dict) -> Q:
     if data.get("event_type"):
         where &= Q(event_type=data["event_type"])
     if data.get("entity"):
-        where &= Q(entity_id=data["entity"]) | Q(target_id=data["entity"])
+        entity_id = selectors.log_entity_id(data["entity"])
+        where &= Q(entity_id=entity_id) | Q(target_id=entity_id)
     if data.get("stream"):
         where &= Q(stream_ref=data["stream"])
     if data.get("outcome"):

@@ -119,6 +119,7 @@ INSTALLED_APPS = [
     "streams",
     "events",
     "risk",
+    "scim",
 ]
 
 MIDDLEWARE = [

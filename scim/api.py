@@ -26,6 +26,7 @@ from scim2_models import (
     ListResponse,
     Meta,
     NotFoundException,
+    NotImplementedException,
     Patch,
     PatchOp,
     ResourceType,
@@ -165,25 +166,29 @@ def _get_group(group_id: str) -> DirectoryGroup:
 
 
 class ScimListMixin:
-    """GET on a resource endpoint: filter, startIndex and count (RFC 7644 §3.4.2)."""
+    """Searching a resource endpoint: GET with query parameters, or POST /.search with a
+    SearchRequest body (RFC 7644 §3.4.2, §3.4.3): filter, startIndex, count, attributes."""
 
     model: Any
     attributes: dict
 
-    def list_response(self: Any, queryset, to_resource) -> Response:
+    def query_search(self: Any) -> dict[str, Any]:
         params = self.request.query_params
-        raw: dict[str, Any] = {"startIndex": params.get("startIndex") or 1,
-                               "count": params.get("count") or DEFAULT_COUNT}  # fmt: skip
-        for key in ("filter", "attributes", "excludedAttributes"):
+        raw: dict[str, Any] = {}
+        for key in ("filter", "startIndex", "count"):
             if params.get(key):
-                value = params[key]
-                raw[key] = value if key == "filter" else [a.strip() for a in value.split(",")]
+                raw[key] = params[key]
+        for key in ("attributes", "excludedAttributes"):
+            if params.get(key):
+                raw[key] = [a.strip() for a in params[key].split(",") if a.strip()]
+        return raw
+
+    def list_response(self: Any, raw: dict[str, Any], queryset, to_resource) -> Response:
         search = SearchRequest[self.model].model_validate(raw, scim_ctx=Context.SEARCH_REQUEST)
         if search.filter is not None:
             queryset = filter_queryset(queryset, search.filter.ast, self.attributes)
-        start, count = search.start_index or 1, min(search.count or 0, MAX_COUNT)
-        if search.count is None:
-            count = DEFAULT_COUNT
+        start = search.start_index or 1
+        count = DEFAULT_COUNT if search.count is None else min(search.count, MAX_COUNT)
         total = queryset.count()
         page = list(queryset[start - 1 : start - 1 + count]) if count else []
         payload = ListResponse[self.model](
@@ -200,7 +205,7 @@ class ScimUserListApi(ScimListMixin, ScimApi):
     attributes = USER_ATTRIBUTES
 
     def get(self, request):
-        return self.list_response(scim_user_queryset(), _user)
+        return self.list_response(self.query_search(), scim_user_queryset(), _user)
 
     def post(self, request):
         user = ScimUserResource.model_validate(
@@ -213,6 +218,16 @@ class ScimUserListApi(ScimListMixin, ScimApi):
             response_parameters=self.response_parameters(self.model),
         )
         return self.scim_response(payload, status=201, Location=resource.meta.location)
+
+
+class ScimUserSearchApi(ScimListMixin, ScimApi):
+    """POST /Users/.search."""
+
+    model = ScimUserResource
+    attributes = USER_ATTRIBUTES
+
+    def post(self, request):
+        return self.list_response(self.body(), scim_user_queryset(), _user)
 
 
 class ScimUserDetailApi(ScimApi):
@@ -259,7 +274,7 @@ class ScimGroupListApi(ScimListMixin, ScimApi):
     attributes = GROUP_ATTRIBUTES
 
     def get(self, request):
-        return self.list_response(scim_group_queryset(), _group)
+        return self.list_response(self.query_search(), scim_group_queryset(), _group)
 
     def post(self, request):
         group = Group.model_validate(
@@ -272,6 +287,16 @@ class ScimGroupListApi(ScimListMixin, ScimApi):
             response_parameters=self.response_parameters(Group),
         )
         return self.scim_response(payload, status=201, Location=resource.meta.location)
+
+
+class ScimGroupSearchApi(ScimListMixin, ScimApi):
+    """POST /Groups/.search."""
+
+    model = Group
+    attributes = GROUP_ATTRIBUTES
+
+    def post(self, request):
+        return self.list_response(self.body(), scim_group_queryset(), _group)
 
 
 class ScimGroupDetailApi(ScimApi):
@@ -375,3 +400,20 @@ class ScimDiscoveryApi(ScimApi):
             total_results=len(items), start_index=1, items_per_page=len(items), resources=items,
         ).model_dump(scim_ctx=Context.SEARCH_RESPONSE)  # fmt: skip
         return self.scim_response(payload)
+
+
+class ScimRootSearchApi(ScimApi):
+    """POST /.search across resource types: not offered (RFC 7644 §3.4.3 makes it optional,
+    and §3.12 answers what a provider does not support with 501)."""
+
+    def post(self, request):
+        raise NotImplementedException(detail="Search /Users/.search or /Groups/.search instead")
+
+
+class ScimUnknownEndpointApi(ScimApi):
+    """Any other path under /scim/v2/: a SCIM 404 (RFC 7644 §3.12), whatever the method."""
+
+    def dispatch_unknown(self, request, *args, **kwargs):
+        raise NotFoundException(detail=f"No SCIM endpoint at {request.path}")
+
+    get = post = put = patch = delete = dispatch_unknown

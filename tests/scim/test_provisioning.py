@@ -280,6 +280,24 @@ def test_delete_user_then_404_and_the_log_stays(scim):
     assert "user.lifecycle.deactivate" in types
 
 
+def test_post_search_and_unknown_endpoints(scim):
+    created(scim, OKTA_CREATE)
+    search = scim.post(
+        "Users/.search",
+        {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+         "filter": 'userName eq "john.doe@example.com"', "attributes": ["userName"]},
+    )  # fmt: skip
+    assert search.status_code == 200, search.content
+    assert search.json()["Resources"][0]["userName"] == "john.doe@example.com"
+    assert "name" not in search.json()["Resources"][0]
+    root = scim.post(
+        ".search", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}
+    )
+    assert (root.status_code, root.json()["schemas"]) == (501, [ERROR])
+    unknown = scim.get("Devices")
+    assert (unknown.status_code, unknown.json()["status"]) == (404, "404")
+
+
 def test_discovery_endpoints(scim):
     config = scim.get("ServiceProviderConfig").json()
     assert config["patch"]["supported"] is True

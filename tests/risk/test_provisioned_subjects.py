@@ -4,8 +4,9 @@ name them; a deactivated (deprovisioned) person matches no active user."""
 import pytest
 
 from risk.mapping import OKTA
-from risk.models import Entity, LogEvent, RiskLevel
-from risk.services.system_log import RECEIVE_EVENT
+from risk.models import DirectoryGroup, Entity, LogEvent, RiskLevel
+from risk.services.policy_config import policy_rule_save
+from risk.services.system_log import POLICY_EVALUATE, RECEIVE_EVENT
 from scim.services import scim_client_create
 
 pytestmark = pytest.mark.django_db
@@ -70,3 +71,21 @@ def test_set_for_a_deprovisioned_user_matches_no_active_person(provision, delive
     assert log.outcome_result == "FAILURE"
     assert log.outcome_reason == f"The subject matches no active user: {dana.pk} is deactivated"
     assert log.entity_id == dana.pk  # in their history, which stays readable
+
+
+def test_a_scim_group_is_a_group_the_policy_includes(provision, deliver, client):
+    dana = provision()
+    _, token = scim_client_create(name="Entra")
+    response = client.post(
+        "/scim/v2/Groups",
+        {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": "Finance",
+         "members": [{"value": dana.pk}]},
+        content_type="application/scim+json", HTTP_AUTHORIZATION=f"Bearer {token}",
+    )  # fmt: skip
+    assert response.status_code == 201, response.content
+    finance = DirectoryGroup.objects.get(pk=response.json()["id"])
+    policy_rule_save(name="Finance", risk_level="ANY", groups_include=[finance], priority=1)
+    deliver(USER_RISK, {"current_level": "high"}, sub_id={"format": "email",
+                                                         "email": "dana@example.com"})  # fmt: skip
+    record = LogEvent.objects.get(event_type=POLICY_EVALUATE)
+    assert record.debug_data["RuleName"] == "Finance"

@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help run demo test lint fmt worker beat bench bench-pipeline bench-log bench-faults clean
+.PHONY: help run demo test lint fmt worker beat bench bench-pipeline bench-log bench-faults bench-scim clean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-14s %s\n", $$1, $$2}'
@@ -68,6 +68,9 @@ bench-pipeline: $(VENV)/.dev ## Pipeline benchmark: SETs/s processed at fixed pu
 
 bench-log: $(VENV)/.dev ## System Log pages and q searches over 10^6 records, index cost (BENCH_LOG_ARGS="--records 10000000 --compare")
 	$(BIN)/python bench/system_log.py $(BENCH_LOG_ARGS)
+
+bench-scim: $(VENV)/.dev ## SCIM provisioning: 10,000 users by POST /scim/v2/Users over 8 connections, users/s and p99
+	$(BIN)/python bench/scim.py
 
 bench-faults: $(VENV)/.dev ## Fault injection (kill -9, Redis down, PostgreSQL restarts) under load: recovery times, nothing lost
 	$(BIN)/python bench/faults.py

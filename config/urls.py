@@ -32,5 +32,7 @@ urlpatterns = [
     path("", include("events.urls", namespace="events")),
     path("", include("risk.urls", namespace="risk")),
     path("admin/api-tokens/", include("common.urls", namespace="common")),
+    path("admin/scim-clients/", include("scim.urls", namespace="scim")),
     path("api/v1/", include("config.api_urls")),
+    path("scim/v2/", include("scim.api_urls", namespace="scim_api")),
 ]

@@ -121,6 +121,7 @@ INSTALLED_APPS = [
     "streams",
     "events",
     "risk",
+    "scim",
 ]
 
 MIDDLEWARE = [

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 
@@ -46,11 +47,13 @@ def entity_create(
 ) -> Entity:
     """Add a user or device and the identifiers SETs may name it by (its email, iss/sub pairs...).
 
-    A login or identifier that another entity has already is a ValidationError; nothing is saved.
+    A login or identifier that another entity has already, or an email that is not an address
+    (`not-an-email`), is a ValidationError; nothing is saved.
     With an `actor` (console, CSV import, Users API) the creation is in the System Log, as Okta
     logs it, with each group the user joined (group.user_membership.add).
     """
     email = email.strip()
+    _check_email(email)
     login = login.strip() or (email if kind == EntityKind.USER else "")
     _check_login_free(login)
     keys = _keys(email, identifiers or [])
@@ -84,6 +87,15 @@ def entity_create(
                       "displayName": group.name}  # fmt: skip
             _log_user_change(entity, actor, audit.GROUP_MEMBERSHIP_ADD, also=target)
     return entity
+
+
+def _check_email(email: str) -> None:
+    """The directory's emails are the addresses SETs name people by, so they must be ones."""
+    try:
+        if email:
+            validate_email(email)
+    except ValidationError as exc:
+        raise ValidationError({"email": f"{email!r} is not an email address."}) from exc
 
 
 def _check_login_free(login: str, *, besides: Entity | None = None) -> None:
@@ -145,6 +157,7 @@ def user_update(*, user: Entity, profile: dict[str, str], actor: Actor) -> Entit
             raise ValidationError({"login": "The field cannot be left blank"})
         _check_login_free(values["login"], besides=user)
     if "email" in values and canonical_email(values["email"]) != canonical_email(user.email):
+        _check_email(values["email"])
         keys = _keys(values["email"], [])
         _check_keys_free(keys, besides=user, field="email")
         if user.email:

@@ -40,6 +40,7 @@ from risk.models import (
     MappingOverride,
     OutcomeResult,
     RiskChangeCause,
+    UserStatus,
 )
 from risk.services.bulk_write import column_size
 from risk.services.entity_risk import SAME_LEVEL, RiskWork, policy_actions_enqueue
@@ -295,6 +296,14 @@ def _process(batch: Batch, item: ParsedEvent) -> str:
         reason = "The subject matches no user or device" if item.subject else (
             "The SET names no subject we can resolve")  # fmt: skip
         return done(SecurityEventStatus.IGNORED, outcome=OutcomeResult.FAILURE, reason=reason)
+    if entity.status == UserStatus.DEPROVISIONED:
+        # As at Okta, risk is kept for active people: a deactivated (deprovisioned) user's
+        # history stays readable, but a new signal about them changes nothing.
+        notes["entityChosen"] = chosen
+        reason = f"The subject matches no active user: {entity.id} is deactivated"
+        return done(
+            SecurityEventStatus.IGNORED, entity=entity, outcome=OutcomeResult.FAILURE, reason=reason
+        )
     notes["entityChosen"] = chosen
     override = batch.overrides.get((item.event.stream_ref, item.uri))
     report = mapping.detection_report(item.uri, item.body, override)

@@ -213,6 +213,18 @@ def test_directory_add_and_csv_import(admin_client):
     }
 
 
+def test_csv_import_refuses_a_row_whose_email_is_not_an_address(admin_client):
+    csv = ("login,email,first_name\n"
+           "dan,not-an-email,Dan\n"
+           "erin,erin@example.com,Erin\n")  # fmt: skip
+    upload = SimpleUploadedFile("people.csv", csv.encode(), content_type="text/csv")
+    result = admin_client.post(reverse("risk:entity_import"), {"file": upload}).context["result"]
+    assert result.created == 1
+    assert result.errors == ["Line 2: 'not-an-email' is not an email address."]
+    assert not Entity.objects.filter(login="dan").exists()
+    assert Entity.objects.filter(login="erin").exists()
+
+
 def test_directory_pages_through_everyone_and_keeps_the_search(admin_client):
     Entity.objects.bulk_create(
         Entity(id=f"00u{n:05d}", login=f"user{n:03d}@example.com") for n in range(120)

@@ -5,6 +5,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from common.json_depth import StoredJSONDecoder
+from events.subject_label import subject_label
 from streams.models import Stream
 
 
@@ -84,6 +85,10 @@ class SecurityEvent(models.Model):
     @property
     def status_choice(self) -> SecurityEventStatus:
         return SecurityEventStatus(self.status)
+
+    @property
+    def subject_label(self) -> str:
+        return subject_label(self.claims if isinstance(self.claims, dict) else {})
 
 
 class RejectedSecurityEvent(models.Model):

@@ -11,9 +11,18 @@ from redis.exceptions import RedisError
 from events.models import RejectedSecurityEvent, SecurityEvent, SecurityEventStatus
 
 
-def stream_ingest_summary(*, stream_id: str) -> dict[str, int]:
-    """Counts of a stream's accepted SETs by outcome and of the deviations we tolerated."""
-    return SecurityEvent.objects.filter(stream_id=stream_id).aggregate(
+def stream_sets(*, stream_id: str, removed_issuer_key: str = "") -> QuerySet[SecurityEvent]:
+    """A stream's accepted SETs. Those of a removed stream (no row to point at any more) are
+    found by the issuer it had and its id, on the (issuer_key, jti) index."""
+    if removed_issuer_key:
+        return SecurityEvent.objects.filter(issuer_key=removed_issuer_key, stream_ref=stream_id)
+    return SecurityEvent.objects.filter(stream_id=stream_id)
+
+
+def stream_ingest_summary(*, sets: QuerySet[SecurityEvent]) -> dict[str, int]:
+    """Counts of a stream's accepted SETs (`stream_sets`) by outcome and of the deviations we
+    tolerated."""
+    return sets.aggregate(
         received=Count("id"),
         pending=Count("id", filter=Q(status=SecurityEventStatus.PENDING)),
         processed=Count("id", filter=Q(status=SecurityEventStatus.PROCESSED)),
@@ -54,9 +63,11 @@ def stream_rejections_dropped(*, stream_id: str) -> int | None:
     return sum(counts.values())
 
 
-def stream_recent_events(*, stream_id: str, limit: int = 20) -> QuerySet[SecurityEvent]:
-    """A stream's last accepted SETs, newest first."""
-    return SecurityEvent.objects.filter(stream_id=stream_id).order_by("-received_at", "-id")[:limit]
+def stream_recent_events(
+    *, sets: QuerySet[SecurityEvent], limit: int = 20
+) -> QuerySet[SecurityEvent]:
+    """A stream's last accepted SETs (`stream_sets`), newest first."""
+    return sets.order_by("-received_at", "-id")[:limit]
 
 
 def stream_recent_rejections(*, stream_id: str, limit: int = 20) -> QuerySet[RejectedSecurityEvent]:

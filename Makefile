@@ -4,6 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+DEMO_TRANSMITTER_PORT ?= 8900
 
 .DEFAULT_GOAL := help
 .PHONY: help run demo test lint fmt worker beat bench bench-pipeline bench-log bench-faults bench-scim clean
@@ -26,10 +27,9 @@ run: $(VENV)/.runtime ## Build the venv, migrate, make the first admin, serve on
 	$(BIN)/python manage.py create_admin --first
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-demo: $(VENV)/.runtime ## Like make run, plus a local SSF transmitter that adds a stream and sends sample signals
+demo: $(VENV)/.runtime ## Like make run, plus a local SSF transmitter (DEMO_TRANSMITTER_PORT) that adds a stream and sends sample signals
 	$(BIN)/python manage.py migrate --noinput
-	$(BIN)/python manage.py create_admin --first
-	$(BIN)/python manage.py demo
+	SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)} $(BIN)/python manage.py demo --transmitter-port $(DEMO_TRANSMITTER_PORT)
 
 # The real OpenID provider the SSO tests start (npm's oidc-provider, pinned by its lock file).
 tests/oidc/node_modules/.package-lock.json: tests/oidc/package-lock.json

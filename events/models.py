@@ -1,11 +1,25 @@
 """Stored SETs: the accepted ones (processed once by the risk app) and the rejected ones."""
 
+from datetime import UTC, datetime
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from common.json_depth import StoredJSONDecoder
+from events.subject_label import subject_label
 from streams.models import Stream
+
+
+def _date(value: object) -> datetime | None:
+    """A NumericDate (RFC 7519 §2) as a UTC datetime; None for anything else or out of range."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        return datetime.fromtimestamp(value, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 class SecurityEventStatus(models.TextChoices):
@@ -84,6 +98,26 @@ class SecurityEvent(models.Model):
     @property
     def status_choice(self) -> SecurityEventStatus:
         return SecurityEventStatus(self.status)
+
+    @property
+    def subject_label(self) -> str:
+        return subject_label(self.claims if isinstance(self.claims, dict) else {})
+
+    @property
+    def claim_times(self) -> list[tuple[str, datetime]]:
+        """The SET's NumericDate claims as dates: issued (iat), the event's own time (CAEP
+        event_timestamp), expiry (exp); those absent or not a number are left out."""
+        claims = self.claims if isinstance(self.claims, dict) else {}
+        events = claims.get("events")
+        body: Any = next(iter(events.values()), {}) if isinstance(events, dict) and events else {}
+        event_time = body.get("event_timestamp") if isinstance(body, dict) else None
+        found = [
+            ("Issued (iat)", claims.get("iat")),
+            ("Event time (event_timestamp)", event_time),
+            ("Expires (exp)", claims.get("exp")),
+        ]
+        dated = [(label, _date(value)) for label, value in found]
+        return [(label, when) for label, when in dated if when is not None]
 
 
 class RejectedSecurityEvent(models.Model):

@@ -5,15 +5,25 @@ from datetime import datetime
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Min, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet, TextField
+from django.db.models.functions import Cast
 from redis.exceptions import RedisError
 
 from events.models import RejectedSecurityEvent, SecurityEvent, SecurityEventStatus
 
 
-def stream_ingest_summary(*, stream_id: str) -> dict[str, int]:
-    """Counts of a stream's accepted SETs by outcome and of the deviations we tolerated."""
-    return SecurityEvent.objects.filter(stream_id=stream_id).aggregate(
+def stream_sets(*, stream_id: str, removed_issuer_key: str = "") -> QuerySet[SecurityEvent]:
+    """A stream's accepted SETs. Those of a removed stream (no row to point at any more) are
+    found by the issuer it had and its id, on the (issuer_key, jti) index."""
+    if removed_issuer_key:
+        return SecurityEvent.objects.filter(issuer_key=removed_issuer_key, stream_ref=stream_id)
+    return SecurityEvent.objects.filter(stream_id=stream_id)
+
+
+def stream_ingest_summary(*, sets: QuerySet[SecurityEvent]) -> dict[str, int]:
+    """Counts of a stream's accepted SETs (`stream_sets`) by outcome and of the deviations we
+    tolerated."""
+    return sets.aggregate(
         received=Count("id"),
         pending=Count("id", filter=Q(status=SecurityEventStatus.PENDING)),
         processed=Count("id", filter=Q(status=SecurityEventStatus.PROCESSED)),
@@ -54,9 +64,11 @@ def stream_rejections_dropped(*, stream_id: str) -> int | None:
     return sum(counts.values())
 
 
-def stream_recent_events(*, stream_id: str, limit: int = 20) -> QuerySet[SecurityEvent]:
-    """A stream's last accepted SETs, newest first."""
-    return SecurityEvent.objects.filter(stream_id=stream_id).order_by("-received_at", "-id")[:limit]
+def stream_recent_events(
+    *, sets: QuerySet[SecurityEvent], limit: int = 20
+) -> QuerySet[SecurityEvent]:
+    """A stream's last accepted SETs (`stream_sets`), newest first."""
+    return sets.order_by("-received_at", "-id")[:limit]
 
 
 def stream_recent_rejections(*, stream_id: str, limit: int = 20) -> QuerySet[RejectedSecurityEvent]:
@@ -84,3 +96,45 @@ def processing_backlog() -> tuple[int, datetime | None]:
         count=Count("id"), oldest=Min("received_at")
     )
     return row["count"], row["oldest"]
+
+
+def stream_set_event_types(*, sets: QuerySet[SecurityEvent]) -> list[str]:
+    """The event types among a stream's accepted SETs, for the list's filter."""
+    return sorted(set(sets.values_list("event_type", flat=True).distinct()))
+
+
+def stream_sets_filtered(
+    *, sets: QuerySet[SecurityEvent], event_type: str = "", status: str = "", q: str = ""
+) -> QuerySet[SecurityEvent]:
+    """A stream's accepted SETs, newest first, by event type, status, and a jti or a piece of
+    the subject (matched in the claims as stored, case-insensitively)."""
+    if event_type:
+        sets = sets.filter(event_type=event_type)
+    if status:
+        sets = sets.filter(status=status)
+    if q:
+        text = Cast("claims", output_field=TextField())
+        sets = sets.alias(claims_text=text).filter(Q(jti=q) | Q(claims_text__icontains=q))
+    return sets.order_by("-received_at", "-id")
+
+
+def stream_rejection_errors(*, stream_id: str) -> list[str]:
+    """The error codes among a stream's kept refusals, for the list's filter."""
+    return [row["err"] for row in stream_rejections_by_error(stream_id=stream_id)]
+
+
+def stream_rejections_filtered(
+    *, stream_id: str, err: str = "", q: str = ""
+) -> QuerySet[RejectedSecurityEvent]:
+    """A stream's kept refusals, newest first, by error code and jti."""
+    rejected = RejectedSecurityEvent.objects.filter(stream_id=stream_id)
+    if err:
+        rejected = rejected.filter(err=err)
+    if q:
+        rejected = rejected.filter(jti=q)
+    return rejected.order_by("-received_at", "-id")
+
+
+def rejected_security_event_get(*, pk: int) -> RejectedSecurityEvent:
+    """One kept refusal with its stream (DoesNotExist when unknown or pruned)."""
+    return RejectedSecurityEvent.objects.select_related("stream").get(pk=pk)

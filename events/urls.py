@@ -22,6 +22,21 @@ urlpatterns = [
         name="stream_events",
     ),
     path(
+        "security/device-integrations/shared-signals/<oid:pk>/events/accepted/",
+        views.StreamSetListView.as_view(),
+        name="stream_set_list",
+    ),
+    path(
+        "security/device-integrations/shared-signals/<oid:pk>/events/rejected/",
+        views.StreamRejectedSetListView.as_view(),
+        name="stream_rejected_list",
+    ),
+    path(
+        "security/rejected-events/<int:pk>/",
+        views.RejectedSecurityEventDetailView.as_view(),
+        name="rejected_security_event_detail",
+    ),
+    path(
         "security/events/<int:pk>/",
         views.SecurityEventDetailView.as_view(),
         name="security_event_detail",

@@ -1,13 +1,28 @@
-"""Console pages about stored SETs: a stream's recent SETs, and one SET in full."""
+"""Console pages about stored SETs: a stream's recent SETs, its accepted and rejected SETs
+paged and filtered, one SET in full, one refusal in full."""
 
+from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import get_object_or_404
 from django.views.generic import TemplateView
 
 from common.roles import ConsoleAccessMixin
 from events import selectors
-from events.models import SecurityEvent
+from events.forms import AcceptedSetFilterForm, RejectedSetFilterForm
+from events.models import RejectedSecurityEvent, SecurityEvent
 from streams.models import Stream
+from streams.selectors import RemovedStream, stream_or_removed
+
+
+def _stream_or_404(pk: str) -> Stream | RemovedStream:
+    try:
+        return stream_or_removed(stream_id=pk)
+    except Stream.DoesNotExist as exc:
+        raise Http404("No such stream.") from exc
+
+
+def _stream_sets(stream: Stream | RemovedStream):
+    removed_key = stream.issuer_key if isinstance(stream, RemovedStream) else ""
+    return selectors.stream_sets(stream_id=stream.pk, removed_issuer_key=removed_key)
 
 
 class StreamEventsView(ConsoleAccessMixin, TemplateView):
@@ -19,16 +34,21 @@ class StreamEventsView(ConsoleAccessMixin, TemplateView):
         return ["events/stream_events.html"]
 
     def get_context_data(self, pk, **kwargs):
-        stream = get_object_or_404(Stream, pk=pk)
-        return super().get_context_data(
-            stream=stream,
-            summary=selectors.stream_ingest_summary(stream_id=stream.pk),
-            rejections_by_error=selectors.stream_rejections_by_error(stream_id=stream.pk),
-            rejections_dropped=selectors.stream_rejections_dropped(stream_id=stream.pk),
-            recent_events=selectors.stream_recent_events(stream_id=stream.pk),
-            recent_rejections=selectors.stream_recent_rejections(stream_id=stream.pk),
-            **kwargs,
-        )
+        stream = _stream_or_404(pk)
+        sets = _stream_sets(stream)
+        context = {
+            "stream": stream,
+            "summary": selectors.stream_ingest_summary(sets=sets),
+            "recent_events": selectors.stream_recent_events(sets=sets),
+        }
+        # A removed stream's refusals point at no stream any more: none to show.
+        if isinstance(stream, Stream):
+            context |= {
+                "rejections_by_error": selectors.stream_rejections_by_error(stream_id=pk),
+                "rejections_dropped": selectors.stream_rejections_dropped(stream_id=pk),
+                "recent_rejections": selectors.stream_recent_rejections(stream_id=pk),
+            }
+        return super().get_context_data(**context, **kwargs)
 
 
 class SecurityEventDetailView(ConsoleAccessMixin, TemplateView):
@@ -42,3 +62,69 @@ class SecurityEventDetailView(ConsoleAccessMixin, TemplateView):
         except SecurityEvent.DoesNotExist as exc:
             raise Http404("No such SET.") from exc
         return super().get_context_data(event=event, **kwargs)
+
+
+PAGE_SIZE = 50
+
+
+def _page(request, rows, form):
+    """The page asked for, and the other parameters for the pager's links."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    return {"page": page, "form": form, "query": query.urlencode()}
+
+
+class StreamSetListView(ConsoleAccessMixin, TemplateView):
+    """A stream's accepted SETs, paged and filtered, with their subjects (removed streams too)."""
+
+    template_name = "events/stream_set_list.html"
+
+    def get_context_data(self, pk, **kwargs):
+        stream = _stream_or_404(pk)
+        sets = _stream_sets(stream)
+        form = AcceptedSetFilterForm(
+            self.request.GET, event_types=selectors.stream_set_event_types(sets=sets)
+        )
+        rows = (
+            selectors.stream_sets_filtered(sets=sets, **{
+                name: form.cleaned_data[name] for name in ("event_type", "status", "q")
+            })
+            if form.is_valid()
+            else SecurityEvent.objects.none()
+        )  # fmt: skip
+        return super().get_context_data(stream=stream, **_page(self.request, rows, form), **kwargs)
+
+
+class StreamRejectedSetListView(ConsoleAccessMixin, TemplateView):
+    """A stream's kept refusals, paged and filtered by error and jti."""
+
+    template_name = "events/stream_rejected_list.html"
+
+    def get_context_data(self, pk, **kwargs):
+        stream = _stream_or_404(pk)
+        form = RejectedSetFilterForm(
+            self.request.GET, errors=selectors.stream_rejection_errors(stream_id=pk)
+        )
+        rows = (
+            selectors.stream_rejections_filtered(
+                stream_id=pk, err=form.cleaned_data["err"], q=form.cleaned_data["q"]
+            )
+            if form.is_valid() and isinstance(stream, Stream)
+            else RejectedSecurityEvent.objects.none()
+        )
+        return super().get_context_data(stream=stream, **_page(self.request, rows, form), **kwargs)
+
+
+class RejectedSecurityEventDetailView(ConsoleAccessMixin, TemplateView):
+    """One refused SET: the body as received, the answer we gave and why."""
+
+    template_name = "events/rejected_security_event_detail.html"
+
+    def get_context_data(self, pk, **kwargs):
+        try:
+            rejected = selectors.rejected_security_event_get(pk=pk)
+        except RejectedSecurityEvent.DoesNotExist as exc:
+            raise Http404("No such refused SET (refusals are kept for a while only).") from exc
+        answer = {"err": rejected.err, "description": rejected.description}
+        return super().get_context_data(rejected=rejected, answer=answer, **kwargs)

@@ -108,6 +108,8 @@ class SystemLogFilterForm(TimeRangeForm):
     q = forms.CharField(
         required=False, max_length=440, label="Search", help_text="Every word must appear."
     )
+    # The records of one SET's processing (linked from the SET's page).
+    trace = forms.CharField(required=False, max_length=64, label="Trace id")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

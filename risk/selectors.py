@@ -427,3 +427,25 @@ def log_events_page(
     if not (has_more and rows):
         return rows, None
     return rows, log_cursor(published=rows[-1].published, pk=rows[-1].pk)
+
+
+RECEIVE_EVENT = "security.events.provider.receive_event"
+
+
+def security_event_trace(*, security_event_id: int) -> str:
+    """The trace id of a stored SET's processing ('' while it waits to be processed)."""
+    found = LogEvent.objects.filter(
+        security_event_id=security_event_id, event_type=RECEIVE_EVENT
+    ).values_list("trace_id", flat=True)
+    return next(iter(found), "")
+
+
+def security_event_entity(*, security_event_id: int) -> str:
+    """The id of the entity a stored SET was found to speak of ('' when none was)."""
+    found = (
+        LogEvent.objects.filter(security_event_id=security_event_id)
+        .exclude(entity_id="")
+        .order_by("id")
+        .values_list("entity_id", flat=True)
+    )
+    return next(iter(found), "")

@@ -28,6 +28,16 @@ urlpatterns = [
         name="detection_dismiss",
     ),
     path("reports/system-log/", system_log.SystemLogView.as_view(), name="system_log"),
+    path(
+        "security/events/<int:pk>/trace/",
+        system_log.SecurityEventTraceView.as_view(),
+        name="security_event_trace",
+    ),
+    path(
+        "security/events/<int:pk>/entity/",
+        system_log.SecurityEventEntityView.as_view(),
+        name="security_event_entity",
+    ),
     path("directory/people/", directory.EntityListView.as_view(), name="entity_list"),
     path("directory/people/add/", directory.EntityAddView.as_view(), name="entity_add"),
     path("directory/people/import/", directory.EntityImportView.as_view(), name="entity_import"),

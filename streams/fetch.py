@@ -314,6 +314,11 @@ def _allow_insecure() -> bool:
     return bool(settings.ALLOW_INSECURE_TRANSMITTER_URLS)
 
 
+def allowed_schemes() -> set[str]:
+    """The schemes transmitter URLs may use: https, and http only when allowed insecure."""
+    return {"https", "http"} if _allow_insecure() else {"https"}
+
+
 def check_url(url: str) -> None:
     """Refuse a URL whose scheme or form is not allowed (before any network traffic)."""
     try:
@@ -321,8 +326,7 @@ def check_url(url: str) -> None:
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError as exc:
         raise RefusedURL(f"{url!r} is not a valid URL.") from exc
-    allowed = {"https", "http"} if _allow_insecure() else {"https"}
-    if parts.scheme not in allowed:
+    if parts.scheme not in allowed_schemes():
         raise RefusedURL(f"{url} must use https.")
     if not parts.hostname:
         raise RefusedURL(f"{url!r} has no host.")

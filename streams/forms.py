@@ -1,10 +1,12 @@
 """Input forms of the console; they check shape only, the services check the transmitter."""
 
 import json
+from urllib.parse import urlsplit
 
 from django import forms
 
 from common.text import has_unstorable_text
+from streams.fetch import allowed_schemes
 from streams.models import ConfigMethod, DeliveryMethod, ManagementAuth, TokenAuthMethod
 from streams.ssf_client import Credentials
 from streams.stream_management import ManagementRequest
@@ -16,6 +18,35 @@ METHOD_FIELDS = {
 }
 # Optional fields that belong to one method (cleared when the other is chosen).
 METHOD_OPTIONAL_FIELDS = {ConfigMethod.WELL_KNOWN_URL: ("expected_issuer",)}
+
+
+def fetched_url_error(value: str) -> str | None:
+    """Why a URL the receiver will fetch (metadata, keys, tokens) is refused before any
+    request, as its field's error; None when its form is fine. Syntax first, so "example.com"
+    is told it is not a URL rather than that it must use https."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return "Enter a valid URL."
+    if not parts.scheme or not parts.hostname or any(c.isspace() for c in value):
+        return "Enter a valid URL."
+    if parts.scheme.lower() not in allowed_schemes():
+        return "This URL must use https."
+    return None
+
+
+def _check_fetched_urls(form: forms.Form, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = (form.cleaned_data.get(name) or "").strip()
+        error = fetched_url_error(value) if value else None
+        if error:
+            form.add_error(name, error)
+
+
+# The issuer is not in this list: it is an identifier the SETs carry (RFC 7519 §4.1.1
+# StringOrURI), never fetched, so neither its syntax nor its scheme is ours to require.
+FETCHED_URL_FIELDS = ("well_known_url", "jwks_url")
 
 
 class StreamForm(forms.Form):
@@ -64,6 +95,7 @@ class StreamForm(forms.Form):
             if other != method:
                 for name in (*METHOD_FIELDS[other], *METHOD_OPTIONAL_FIELDS.get(other, ())):
                     data[name] = ""
+        _check_fetched_urls(self, FETCHED_URL_FIELDS)
         return data
 
     def service_kwargs(self) -> dict:
@@ -130,6 +162,8 @@ class ManagedStreamForm(StreamForm):
             self.add_error("events_requested", "Request at least one event type.")
         if not data.get("delivery_method"):
             self.add_error("delivery_method", "Choose push or poll.")
+        if data.get("auth_method") == ManagementAuth.CLIENT_CREDENTIALS:
+            _check_fetched_urls(self, ("token_url",))
         return data
 
     def service_kwargs(self) -> dict:

@@ -1,5 +1,6 @@
 """Every read of streams for pages, the CLI and other apps."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -7,7 +8,7 @@ from django.db.models import QuerySet
 
 from streams.discovery import normalize_issuer
 from streams.keys import NoUsableKey, SigningKey, signing_keys
-from streams.models import Stream, StreamChange, StreamManagement
+from streams.models import ConfigMethod, Stream, StreamAction, StreamChange, StreamManagement
 
 
 def stream_list() -> QuerySet[Stream]:
@@ -30,9 +31,74 @@ def stream_for_issuer(*, issuer: str) -> Stream | None:
     return Stream.objects.filter(issuer_key=normalize_issuer(issuer)).first()
 
 
-def stream_changes(*, stream: Stream, limit: int = 50) -> QuerySet[StreamChange]:
+def stream_changes(*, stream_id: str, limit: int = 50) -> QuerySet[StreamChange]:
     """A stream's audit trail, newest first (kept after the stream is removed)."""
-    return StreamChange.objects.filter(stream_ref=stream.pk).select_related("actor")[:limit]
+    return StreamChange.objects.filter(stream_ref=stream_id).select_related("actor")[:limit]
+
+
+@dataclass(frozen=True)
+class RemovedStream:
+    """A removed stream as its removal record keeps it, for the read-only pages: the row itself
+    is deleted (so its issuer can be added again), its audit trail and SETs stay."""
+
+    pk: str
+    name: str
+    config_method: str
+    well_known_url: str
+    issuer: str
+    jwks_url: str
+    removed_at: datetime
+    removed_by: str
+    is_removed = True
+
+    @property
+    def issuer_key(self) -> str:
+        return normalize_issuer(self.issuer)
+
+    def get_config_method_display(self) -> str:
+        method = self.config_method
+        return ConfigMethod(method).label if method in ConfigMethod.values else method
+
+
+def _removed(change: StreamChange) -> RemovedStream:
+    before = change.before or {}
+    return RemovedStream(
+        pk=change.stream_ref,
+        name=change.stream_name,
+        config_method=str(before.get("config_method", "")),
+        well_known_url=str(before.get("well_known_url", "")),
+        issuer=str(before.get("issuer", "")),
+        jwks_url=str(before.get("jwks_url", "")),
+        removed_at=change.created_at,
+        removed_by=change.actor_name,
+    )
+
+
+def _removals() -> QuerySet[StreamChange]:
+    return StreamChange.objects.filter(action=StreamAction.DELETE).exclude(
+        stream_ref__in=Stream.objects.values("pk")
+    )
+
+
+def removed_stream_list() -> list[RemovedStream]:
+    """The removed streams, last removed first (the list's Removed filter)."""
+    return [_removed(change) for change in _removals().order_by("-created_at", "-id")]
+
+
+def removed_stream_count() -> int:
+    """How many removed streams the Removed filter lists."""
+    return _removals().count()
+
+
+def stream_or_removed(*, stream_id: str) -> Stream | RemovedStream:
+    """The stream, or what its removal record keeps of it; Stream.DoesNotExist when neither."""
+    stream = Stream.objects.select_related("management").filter(pk=stream_id).first()
+    if stream is not None:
+        return stream
+    change = _removals().filter(stream_ref=stream_id).order_by("-created_at").first()
+    if change is None:
+        raise Stream.DoesNotExist(stream_id)
+    return _removed(change)
 
 
 def stream_signing_keys(*, stream: Stream) -> list[SigningKey]:

@@ -34,6 +34,7 @@ from streams.stream_management import (
     remote_create_plan,
     remote_stream_create,
     stream_remote_delete,
+    stream_remote_replace,
 )
 
 NAME_MAX_LENGTH = 100
@@ -374,6 +375,22 @@ def stream_push_secret_rotate(
         actor_name=actor_name,
     )
     return secret
+
+
+def stream_push_secret_renew(*, stream: Stream, actor: Actor = None) -> str | None:
+    """Rotate the push secret where the transmitter will learn it. A push stream we manage gets
+    the new value installed at the transmitter by replacing its configuration (PUT, SSF
+    §8.1.1.5: `delivery` is receiver-supplied) and None is returned, as there is nothing to give
+    by hand; otherwise the new secret is returned, to be shown once.
+
+    ManagementError when the transmitter refused: it still has the old secret, which stays valid.
+    """
+    management = getattr(stream, "management", None)
+    if management is None or management.is_poll:
+        return stream_push_secret_rotate(stream=stream, actor=actor)
+    stream_remote_replace(stream=stream, actor=actor)
+    stream_change_record(stream=stream, action=StreamAction.ROTATE_PUSH_SECRET, actor=actor)
+    return None
 
 
 @transaction.atomic

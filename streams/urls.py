@@ -13,6 +13,11 @@ urlpatterns = [
     path("<oid:pk>/deactivate/", views.StreamDeactivateView.as_view(), name="stream_deactivate"),
     path("<oid:pk>/remove/", views.StreamRemoveView.as_view(), name="stream_delete"),
     path("<oid:pk>/push-secret/", views.StreamPushSecretView.as_view(), name="stream_push_secret"),
+    path(
+        "<oid:pk>/push-secret/remove/",
+        views.StreamPushSecretClearView.as_view(),
+        name="stream_push_secret_clear",
+    ),
     path("<oid:pk>/refresh/", views.StreamRemoteRefreshView.as_view(), name="stream_refresh"),
     path("<oid:pk>/status/", views.StreamRemoteStatusView.as_view(), name="stream_status"),
     path("<oid:pk>/verify/", views.StreamVerifyView.as_view(), name="stream_verify"),

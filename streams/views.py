@@ -1,8 +1,5 @@
 """The "Receive shared signals" console pages: thin views over streams.services/selectors."""
 
-from collections.abc import Callable
-from typing import ClassVar
-
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -18,7 +15,7 @@ from common.views import render_secret_once
 from streams import selectors, services, stream_management
 from streams.discovery import DiscoveryError, stated_issuer
 from streams.forms import ManagedStreamEditForm, ManagedStreamForm, StreamForm, SubjectForm
-from streams.models import ConfigMethod, Stream, StreamSubject
+from streams.models import ConfigMethod, RemoteStatus, Stream, StreamSubject
 from streams.ssf_client import ManagementError
 
 
@@ -48,7 +45,16 @@ class StreamListView(ConsoleAccessMixin, TemplateView):
     template_name = "streams/stream_list.html"
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(streams=selectors.stream_list(), **kwargs)
+        # ?show=removed: the removed streams, read-only (their history and SETs stay).
+        if self.request.GET.get("show") == "removed":
+            return super().get_context_data(
+                showing_removed=True, removed=selectors.removed_stream_list(), **kwargs
+            )
+        return super().get_context_data(
+            streams=selectors.stream_list(),
+            removed_count=selectors.removed_stream_count(),
+            **kwargs,
+        )
 
 
 class StreamAddView(ConsoleAccessMixin, View):
@@ -72,7 +78,8 @@ class StreamAddView(ConsoleAccessMixin, View):
             left_out = ", ".join(sorted(set(chosen) - set(management.events_requested)))
             messages.warning(request, f"The transmitter does not offer, so was not asked for: "
                                       f"{left_out}.")  # fmt: skip
-        return redirect("streams:stream_list")
+        # To the new stream's page: the values to give the transmitter are there.
+        return redirect("streams:stream_detail", pk=stream.pk)
 
 
 def _edit_form_class(stream: Stream):
@@ -131,52 +138,119 @@ class StreamEditView(ConsoleAccessMixin, View):
         return redirect("streams:stream_detail", pk=saved.pk)
 
 
+def _push_endpoint(stream: Stream) -> str:
+    """The one push endpoint to show: the stream's own, given to the transmitter when we manage
+    it; else the generic one, for transmitters configured by hand ('' when we poll)."""
+    management = getattr(stream, "management", None)
+    if management is None:
+        return settings.SITE_URL + reverse("events:security_event_push")
+    return "" if management.is_poll else management.delivery_endpoint
+
+
+# The buttons that ask the transmitter for each SSF status (SSF §8.1.2), in the order shown.
+REMOTE_STATUS_ACTIONS = [
+    (RemoteStatus.ENABLED, "Enable"),
+    (RemoteStatus.PAUSED, "Pause"),
+    (RemoteStatus.DISABLED, "Disable"),
+]
+
+
 class StreamDetailView(ConsoleAccessMixin, TemplateView):
-    """One stream: configuration, transmitter metadata, keys, what to give the transmitter."""
+    """One stream: configuration, transmitter metadata, keys, what to give the transmitter. A
+    removed stream's page stays, read-only: what its removal kept, its history and SETs."""
 
     template_name = "streams/stream_detail.html"
 
+    def get_template_names(self):
+        if getattr(self.stream, "is_removed", False):
+            return ["streams/stream_removed.html"]
+        return [self.template_name]
+
     def get_context_data(self, pk, **kwargs):
-        stream = get_object_or_404(Stream.objects.select_related("management"), pk=pk)
-        return super().get_context_data(
-            stream=stream,
-            management=getattr(stream, "management", None),
-            subjects=stream.subjects.all(),
-            subject_form=SubjectForm(),
-            keys=selectors.stream_signing_keys(stream=stream),
-            changes=selectors.stream_changes(stream=stream),
-            push_endpoint=settings.SITE_URL + reverse("events:security_event_push"),
-            audience=settings.RECEIVER_AUDIENCE,
-            **kwargs,
-        )
+        try:
+            self.stream = stream = selectors.stream_or_removed(stream_id=pk)
+        except Stream.DoesNotExist as exc:
+            raise Http404("No such stream.") from exc
+        context = {"stream": stream, "changes": selectors.stream_changes(stream_id=pk)}
+        if isinstance(stream, Stream):
+            context |= {
+                "management": getattr(stream, "management", None),
+                "subjects": stream.subjects.all(),
+                "subject_form": SubjectForm(),
+                "keys": selectors.stream_signing_keys(stream=stream),
+                "push_endpoint": _push_endpoint(stream),
+                "audience": settings.RECEIVER_AUDIENCE,
+                "remote_status_actions": REMOTE_STATUS_ACTIONS,
+                "grace_seconds": settings.PUSH_SECRET_GRACE_SECONDS,
+            }
+        return super().get_context_data(**context, **kwargs)
 
 
-class _StreamStatusView(ConsoleAccessMixin, View):
-    """POST only: change the status; htmx gets the row back, a plain request a redirect."""
+def _next_url(request) -> str:
+    """Where to go back to: the page the action was taken on, else the list."""
+    target = request.POST.get("next") or request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return reverse("streams:stream_list")
+    return target
 
-    service: ClassVar[Callable[..., Stream]]
-    done = ""
+
+class StreamActivateView(ConsoleAccessMixin, View):
+    """POST only: accept the stream's SETs again; htmx gets the row (and the status message,
+    out of band, for the live region), a plain request a redirect."""
 
     def post(self, request, pk):
-        stream = get_object_or_404(Stream, pk=pk)
-        type(self).service(stream=stream, actor=request.user)
+        stream = get_object_or_404(Stream.objects.select_related("management"), pk=pk)
+        services.stream_activate(stream=stream, actor=request.user)
+        messages.success(request, f"Stream {stream.name!r} activated; its SETs are accepted.")
         if request.htmx:
-            return render(request, "streams/partials/_stream_row.html", {"stream": stream})
-        messages.success(request, f"Stream {stream.name!r} {self.done}.")
-        target = request.POST.get("next", "")
-        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-            target = reverse("streams:stream_list")
-        return redirect(target)
+            return render(request, "streams/partials/_stream_row_swap.html", {"stream": stream})
+        return redirect(_next_url(request))
 
 
-class StreamActivateView(_StreamStatusView):
-    service = services.stream_activate
-    done = "activated"
+class StreamDeactivateView(ConsoleAccessMixin, View):
+    """Deactivate after a confirmation page that names what stops; a stream we manage can be
+    paused at the transmitter in the same step (ticked by default: the transmitter then holds
+    its events, SSF §8.1.2, instead of pushing SETs we refuse)."""
 
+    super_admin_only = True
+    template_name = "streams/stream_confirm_deactivate.html"
 
-class StreamDeactivateView(_StreamStatusView):
-    service = services.stream_deactivate
-    done = "deactivated; its SETs are refused until it is activated"
+    def get(self, request, pk):
+        stream = get_object_or_404(Stream.objects.select_related("management"), pk=pk)
+        return render(request, self.template_name, self._context(request, stream))
+
+    def post(self, request, pk):
+        stream = get_object_or_404(Stream.objects.select_related("management"), pk=pk)
+        services.stream_deactivate(stream=stream, actor=request.user)
+        messages.success(
+            request, f"Stream {stream.name!r} deactivated; its SETs are refused until it is "
+            "activated."
+        )  # fmt: skip
+        if hasattr(stream, "management") and request.POST.get("pause_at_transmitter"):
+            paused = _try(
+                request,
+                stream_management.stream_status_set,
+                stream=stream,
+                status=RemoteStatus.PAUSED,
+                reason="Deactivated at the receiver",
+                actor=request.user,
+            )
+            if paused is not None:
+                messages.success(request, "The transmitter was asked to pause the stream.")
+        return redirect(_next_url(request))
+
+    @staticmethod
+    def _context(request, stream: Stream) -> dict:
+        return {
+            "stream": stream,
+            "title": f"Deactivate stream {stream.name}?",
+            "what": f"SETs from {stream.issuer} are refused (access_denied) until you activate "
+            "it again: they make no System Log records, risk changes or policy actions.",
+            "action_label": "Deactivate",
+            "cancel_url": _next_url(request),
+            "next": _next_url(request),
+            "tabs": "streams/_tabs.html",
+        }
 
 
 class StreamRemoveView(ConsoleAccessMixin, View):
@@ -206,16 +280,51 @@ class StreamRemoveView(ConsoleAccessMixin, View):
         return redirect("streams:stream_list")
 
 
-class StreamPushSecretView(ConsoleAccessMixin, View):
-    """Generate (or rotate) the push authorization secret, shown once; or remove it."""
+class StreamPushSecretClearView(ConsoleAccessMixin, View):
+    """Remove the push authorization secret after a confirmation page naming what stops."""
+
+    super_admin_only = True
+
+    def get(self, request, pk):
+        stream = get_object_or_404(Stream, pk=pk)
+        context = {
+            "title": f"Remove the push secret of {stream.name}?",
+            "what": "Pushes stop being checked for the Authorization header: anyone who can reach "
+            "the push endpoint may send SETs, which are then trusted on their signature alone.",
+            "cancel_url": reverse("streams:stream_detail", args=[stream.pk]),
+            "tabs": "streams/_tabs.html",
+        }
+        return render(request, "common/confirm.html", context)
 
     def post(self, request, pk):
         stream = get_object_or_404(Stream, pk=pk)
-        if request.POST.get("action") == "clear":
-            services.stream_push_secret_clear(stream=stream, actor=request.user)
-            messages.success(request, "Pushes no longer need an Authorization header.")
+        services.stream_push_secret_clear(stream=stream, actor=request.user)
+        messages.success(request, "Pushes no longer need an Authorization header.")
+        return redirect("streams:stream_detail", pk=stream.pk)
+
+
+class StreamPushSecretView(ConsoleAccessMixin, View):
+    """Generate (or rotate) the push authorization secret: shown once, or, on a push stream we
+    manage, installed at the transmitter (and never shown)."""
+
+    def post(self, request, pk):
+        stream = get_object_or_404(Stream.objects.select_related("management"), pk=pk)
+        try:
+            secret = services.stream_push_secret_renew(stream=stream, actor=request.user)
+        except ManagementError as exc:
+            messages.error(
+                request,
+                f"The transmitter did not take a new secret, so it was not rotated: {exc}. "
+                "The current secret still works.",
+            )
             return redirect("streams:stream_detail", pk=stream.pk)
-        secret = services.stream_push_secret_rotate(stream=stream, actor=request.user)
+        if secret is None:
+            messages.success(
+                request,
+                "A new push secret was installed at the transmitter; the old one is accepted "
+                f"for {settings.PUSH_SECRET_GRACE_SECONDS} s more.",
+            )
+            return redirect("streams:stream_detail", pk=stream.pk)
         return render_secret_once(
             request, "streams/stream_push_secret.html", {"stream": stream, "secret": secret}
         )

@@ -55,7 +55,7 @@ class _RemoveView(ConsoleAccessMixin, View):
         obj = get_object_or_404(self.queryset, pk=pk)
         context = {"title": f"Remove {self.noun} {obj}?", "what": self.consequence,
                    "cancel_url": reverse(self.list_url_name)}  # fmt: skip
-        return render(request, "risk/confirm_remove.html", context)
+        return render(request, "common/confirm.html", context)
 
     def post(self, request, pk):
         obj = get_object_or_404(self.queryset, pk=pk)
@@ -66,7 +66,11 @@ class _RemoveView(ConsoleAccessMixin, View):
 
 class PolicyRuleRemoveView(_RemoveView):
     queryset = PolicyRule.objects.filter(is_catch_all=False)
-    noun, consequence, list_url_name = "rule", "The rule stops matching at once.", "risk:policy"
+    noun, consequence, list_url_name = (
+        "rule",
+        "The rule stops matching at once: its actions no longer run.",
+        "risk:policy",
+    )
 
     def remove(self, obj):
         policy_config.policy_rule_delete(rule=obj, actor=self.request.user)
@@ -253,6 +257,26 @@ class MappingOverrideAddView(ConsoleAccessMixin, View):
 
 
 class MappingOverrideRemoveView(ConsoleAccessMixin, View):
+    """GET: a confirmation page naming what the built-in table does instead; POST: remove."""
+
+    super_admin_only = True
+
+    def get(self, request, pk):
+        override = get_object_or_404(MappingOverride.objects.select_related("stream"), pk=pk)
+        builtin = RULES.get(override.event_type)
+        instead = (
+            f"the built-in table applies again ({builtin.label}: {builtin.meaning})"
+            if builtin
+            else "the event type has no built-in mapping, so these SETs change no risk"
+        )
+        context = {
+            "title": f"Remove the mapping of {override.event_type} from {override.stream}?",
+            "what": f"Its SETs of that type stop meaning {override.get_outcome_display()}: "
+            f"{instead}.",
+            "cancel_url": reverse("risk:policy"),
+        }
+        return render(request, "common/confirm.html", context)
+
     def post(self, request, pk):
         override = get_object_or_404(MappingOverride, pk=pk)
         policy_config.mapping_override_set(

@@ -1,6 +1,12 @@
 """Reports > System Log: newest first, filtered, keyset-paginated, each record's JSON at hand."""
 
+from urllib.parse import urlencode
+
+from django.contrib import messages
 from django.db.models import Q
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views import View
 from django.views.generic import TemplateView
 
 from common.roles import ConsoleAccessMixin
@@ -26,6 +32,8 @@ def _where(data: dict) -> Q:
         where &= Q(stream_ref=data["stream"])
     if data.get("outcome"):
         where &= Q(outcome_result=data["outcome"])
+    if data.get("trace"):
+        where &= Q(trace_id=data["trace"])
     if data.get("q"):
         where &= selectors.log_keyword_query(data["q"])
     return where
@@ -82,3 +90,25 @@ class SystemLogView(ConsoleAccessMixin, TemplateView):
             query=query.urlencode(),
             **kwargs,
         )
+
+
+class SecurityEventTraceView(ConsoleAccessMixin, View):
+    """From a SET's page: the System Log records of its processing (one trace id)."""
+
+    def get(self, request, pk):
+        trace = selectors.security_event_trace(security_event_id=pk)
+        if not trace:
+            messages.info(request, "This SET has not been processed yet: it has no records.")
+            return redirect("events:security_event_detail", pk=pk)
+        return redirect(reverse("risk:system_log") + "?" + urlencode({"trace": trace}))
+
+
+class SecurityEventEntityView(ConsoleAccessMixin, View):
+    """From a SET's page: the entity it was found to speak of."""
+
+    def get(self, request, pk):
+        entity_id = selectors.security_event_entity(security_event_id=pk)
+        if not entity_id:
+            messages.info(request, "No entity in the directory matched this SET's subject.")
+            return redirect("events:security_event_detail", pk=pk)
+        return redirect("risk:entity_detail", pk=entity_id)

@@ -51,3 +51,59 @@
     sync(form);
   });
 })();
+// After an htmx swap, focus goes back into what was swapped (its [data-focus-after-swap], else
+// the element itself) instead of being lost with the replaced element; the status message
+// arrives out of band in the #messages live region.
+(function () {
+  "use strict";
+  var swappedId = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    // Only actions (POST): a section loading itself (hx-get on load) must not take the focus.
+    var config = event.detail.requestConfig;
+    var target = event.detail.target;
+    swappedId = config && config.verb !== "get" && target && target.id ? target.id : null;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    if (!swappedId) return;
+    var swapped = document.getElementById(swappedId);
+    swappedId = null;
+    if (!swapped) return;
+    var focus = swapped.querySelector("[data-focus-after-swap]");
+    if (!focus) {
+      swapped.setAttribute("tabindex", "-1");
+      focus = swapped;
+    }
+    focus.focus();
+  });
+})();
+// Add/Edit stream: Save checks the transmitter, which can take seconds. Show it in the live
+// region, and disable Save meanwhile so a second click does not send a second request.
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.dataset || !form.dataset.busyMessage) return;
+    var button = form.querySelector("button[type=submit][data-busy-label]");
+    if (button) {
+      button.disabled = true;
+      button.dataset.idleLabel = button.textContent;
+      button.textContent = button.dataset.busyLabel;
+    }
+    form.setAttribute("aria-busy", "true");
+    var region = document.getElementById("messages");
+    if (region) {
+      region.innerHTML = "";
+      var note = document.createElement("p");
+      note.className = "msg busy";
+      note.textContent = form.dataset.busyMessage;
+      region.appendChild(note);
+    }
+  });
+  // Back to a page kept in the browser's cache: Save works again.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("button[data-busy-label][disabled]").forEach(function (button) {
+      button.disabled = false;
+      button.textContent = button.dataset.idleLabel || button.textContent;
+    });
+  });
+})();

@@ -53,3 +53,48 @@ def sign_in(page, live_server):
         page.wait_for_selector("text=Receive shared signals")
 
     return _sign_in
+
+
+@pytest.fixture
+def ssf_transmitter(settings, live_server):
+    """The shipped SSF transmitter, pushing to the live server as a managed stream's would."""
+    from tests.streams.managing import start_transmitter
+
+    settings.SITE_URL = live_server.url
+    transmitter = start_transmitter(settings)
+    yield transmitter
+    transmitter.stop()
+
+
+@pytest.fixture
+def managed_stream(ssf_transmitter):
+    """A push stream this receiver created at `ssf_transmitter` (verified, enabled there)."""
+    from streams import stream_management
+    from streams.models import DeliveryMethod, ManagementAuth
+    from streams.services import stream_create
+    from streams.ssf_client import Credentials
+    from streams.vocabulary import DEFAULT_EVENTS_REQUESTED
+    from tests.streams.managing import TOKEN
+
+    request = stream_management.ManagementRequest(
+        delivery_method=DeliveryMethod.PUSH,
+        events_requested=DEFAULT_EVENTS_REQUESTED,
+        credentials=Credentials(auth_method=ManagementAuth.STATIC_TOKEN, token=TOKEN),
+    )
+    return stream_create(
+        name="Acme SSF", well_known_url=ssf_transmitter.well_known_url, management=request
+    )
+
+
+@pytest.fixture
+def screenshot(page):
+    """Save a full-page screenshot to look at (E2E_SCREENSHOTS, else the temp directory)."""
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(os.environ.get("E2E_SCREENSHOTS") or tempfile.gettempdir())
+
+    def _shot(name: str) -> None:
+        page.screenshot(path=str(folder / f"console-{name}.png"), full_page=True)
+
+    return _shot

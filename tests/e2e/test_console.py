@@ -27,9 +27,13 @@ def test_add_deactivate_activate_remove_a_stream(page, sign_in, super_admin, tra
     page.get_by_role("button", name="Save").click()
 
     expect(page.get_by_role("status")).to_contain_text("It is Active")
+    expect(page.get_by_role("heading", name="Acme MDM")).to_be_visible()  # its own page
+    page.get_by_role("link", name="Device Integrations").click()
     expect(row(page, "Acme MDM").get_by_test_id("status")).to_have_text("Active")
 
-    choose_action(page, "Acme MDM", "Deactivate")
+    row(page, "Acme MDM").locator("summary", has_text="Actions").click()
+    row(page, "Acme MDM").get_by_role("link", name="Deactivate").click()
+    page.get_by_role("button", name="Deactivate").click()
     expect(row(page, "Acme MDM").get_by_test_id("status")).to_have_text("Inactive")
     assert Stream.objects.get().status == "INACTIVE"
 
@@ -53,7 +57,7 @@ def test_add_by_issuer_and_jwks_url(page, sign_in, super_admin, transmitter):
     page.fill("#id_issuer", "https://netskope.example")
     page.fill("#id_jwks_url", transmitter.jwks_url)
     page.get_by_role("button", name="Save").click()
-    expect(row(page, "Netskope").get_by_test_id("status")).to_have_text("Active")
+    expect(page.locator(".toolbar").get_by_test_id("status")).to_have_text("Active")
 
 
 def test_bad_url_says_what_failed_and_saves_nothing(page, sign_in, super_admin, transmitter):

@@ -317,7 +317,11 @@ def test_stream_mapping_override_add_and_remove(admin_client, stream):
         "stream": stream.pk, "event_type": USER_RISK, "outcome": "NO_CHANGE"})  # fmt: skip
     override = MappingOverride.objects.get()
     assert override.outcome == "NO_CHANGE"
-    admin_client.post(reverse("risk:mapping_override_delete", args=[override.pk]))
+    url = reverse("risk:mapping_override_delete", args=[override.pk])
+    confirm = admin_client.get(url).content.decode()
+    assert "stop meaning No risk change (log only)" in confirm
+    assert MappingOverride.objects.exists()
+    admin_client.post(url)
     assert not MappingOverride.objects.exists()
 
 

@@ -63,6 +63,13 @@ def test_create_admin_first_only_when_no_user_exists(db, monkeypatch):
     assert get_user_model().objects.count() == 1
 
 
+def test_create_admin_read_only_names_its_role_not_first_admin(db, monkeypatch):
+    monkeypatch.delenv("DJANGO_SUPERUSER_PASSWORD", raising=False)
+    out = run("create_admin", "--username", "viewer", "--role", "read-only")
+    assert "First admin login" not in out
+    assert "Read-only admin login: viewer / " in out
+
+
 def test_create_admin_read_only_with_given_password(db):
     run("create_admin", "--username", "viewer", "--password", "pw-viewer-1", "--role", "read-only")
     user = get_user_model().objects.get(username="viewer")

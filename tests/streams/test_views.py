@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from streams.models import Stream, StreamChange, StreamStatus
+from streams.services import stream_deactivate
 
 LIST = reverse("streams:stream_list")
 ADD = reverse("streams:stream_add")
@@ -30,7 +31,7 @@ def test_empty_state_explains_streams(admin_client):
 def test_list_shows_stream_row_with_badge_and_actions(
     admin_client, stream, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):  # session, user, groups, streams, removed count...
         response = admin_client.get(LIST)
     html = response.content.decode()
     assert "Acme MDM" in html
@@ -48,9 +49,37 @@ def test_add_by_well_known_url_saves_active_and_redirects(admin_client, transmit
          "well_known_url": transmitter.well_known_url},
     )  # fmt: skip
     assert response.status_code == 302
-    assert Stream.objects.get().status == StreamStatus.ACTIVE
-    page = admin_client.get(LIST).content.decode()
+    stream = Stream.objects.get()
+    assert stream.status == StreamStatus.ACTIVE
+    assert response["Location"] == reverse("streams:stream_detail", args=[stream.pk])
+    page = admin_client.get(response["Location"]).content.decode()
     assert "added. It is Active." in page
+
+
+@pytest.mark.parametrize(
+    ("url", "error"),
+    [("transmitter.example/.well-known/ssf-configuration", "Enter a valid URL."),
+     ("https://", "Enter a valid URL."),
+     ("https://tx.example:99999/", "Enter a valid URL."),
+     ("ftp://tx.example/.well-known/ssf-configuration", "This URL must use https.")],
+)  # fmt: skip
+def test_add_tells_a_bad_url_at_its_field(admin_client, url, error):
+    response = admin_client.post(
+        ADD, {"name": "Acme", "config_method": "WELL_KNOWN_URL", "well_known_url": url}
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors == {"well_known_url": [error]}
+    assert not Stream.objects.exists()
+
+
+def test_add_requires_https_only_where_it_is_fetched(admin_client, settings, transmitter):
+    settings.ALLOW_INSECURE_TRANSMITTER_URLS = False
+    response = admin_client.post(
+        ADD,
+        {"name": "Netskope", "config_method": "ISSUER_AND_JWKS_URL", "issuer": "netskope",
+         "jwks_url": "http://127.0.0.1:9/jwks.json"},
+    )  # fmt: skip
+    assert response.context["form"].errors == {"jwks_url": ["This URL must use https."]}
 
 
 def test_add_by_issuer_and_jwks_url_ignores_the_other_methods_field(admin_client, transmitter):
@@ -91,22 +120,35 @@ def test_deactivate_then_activate_by_plain_post(admin_client, stream):
     assert Stream.objects.get().status == StreamStatus.ACTIVE
 
 
-def test_htmx_deactivate_returns_the_row_partial(admin_client, stream):
+def test_htmx_activate_returns_the_row_and_the_message_out_of_band(admin_client, stream):
+    stream_deactivate(stream=stream)
     response = admin_client.post(
-        reverse("streams:stream_deactivate", args=[stream.pk]), HTTP_HX_REQUEST="true"
+        reverse("streams:stream_activate", args=[stream.pk]), HTTP_HX_REQUEST="true"
     )
     html = response.content.decode()
-    assert html.lstrip().startswith("{%") is False
     assert "<html" not in html
-    assert 'data-testid="status">Inactive<' in html
-    assert reverse("streams:stream_activate", args=[stream.pk]) in html
+    assert 'data-testid="status">Active<' in html
+    assert reverse("streams:stream_deactivate", args=[stream.pk]) in html
+    assert '<div id="messages" hx-swap-oob="innerHTML">' in html
+    assert "activated; its SETs are accepted" in html
 
 
-def test_status_changes_need_post(admin_client, stream):
-    assert (
-        admin_client.get(reverse("streams:stream_deactivate", args=[stream.pk])).status_code == 405
-    )
+def test_deactivate_asks_first_naming_what_stops(admin_client, stream):
+    url = reverse("streams:stream_deactivate", args=[stream.pk])
+    html = admin_client.get(url).content.decode()
+    assert "Deactivate stream Acme MDM?" in html
+    assert "refused (access_denied)" in html
+    assert "pause_at_transmitter" not in html  # not managed: nothing to pause there
     assert Stream.objects.get().status == StreamStatus.ACTIVE
+
+
+def test_remove_push_secret_asks_first(admin_client, stream):
+    admin_client.post(reverse("streams:stream_push_secret", args=[stream.pk]))
+    url = reverse("streams:stream_push_secret_clear", args=[stream.pk])
+    assert b"Remove the push secret of Acme MDM?" in admin_client.get(url).content
+    assert Stream.objects.get().requires_push_authorization
+    assert admin_client.post(url).status_code == 302
+    assert not Stream.objects.get().requires_push_authorization
 
 
 def test_remove_asks_for_confirmation_then_removes(admin_client, stream):
@@ -185,7 +227,7 @@ def test_readonly_admin_sees_everything(readonly_client, stream):
 
 @pytest.mark.parametrize(
     "url_name", ["stream_deactivate", "stream_activate", "stream_delete", "stream_edit",
-                 "stream_push_secret"],
+                 "stream_push_secret", "stream_push_secret_clear"],
 )  # fmt: skip
 def test_readonly_admin_post_is_403_and_changes_nothing(readonly_client, stream, url_name):
     before = list(Stream.objects.values())
@@ -216,3 +258,28 @@ def test_console_posts_need_csrf(stream, super_admin):
     response = client.post(reverse("streams:stream_deactivate", args=[stream.pk]))
     assert response.status_code == 403
     assert Stream.objects.get().status == StreamStatus.ACTIVE
+
+
+def test_a_removed_stream_stays_readable_without_actions(admin_client, stream, push, make_set):
+    assert push(make_set()).status_code == 202
+    admin_client.post(reverse("streams:stream_delete", args=[stream.pk]))
+    listed = admin_client.get(LIST, {"show": "removed"}).content.decode()
+    assert "Acme MDM" in listed
+    detail = admin_client.get(reverse("streams:stream_detail", args=[stream.pk]))
+    assert detail.status_code == 200
+    html = detail.content.decode()
+    assert "Removed" in html
+    assert reverse("streams:stream_edit", args=[stream.pk]) not in html
+    assert "<form" not in html.split("<main>")[1]
+    events = admin_client.get(
+        reverse("events:stream_events", args=[stream.pk]), HTTP_HX_REQUEST="true"
+    )
+    assert events.context["summary"]["received"] == 1
+    assert admin_client.get(reverse("streams:stream_edit", args=[stream.pk])).status_code == 404
+
+
+def test_an_unknown_stream_is_404(admin_client, db):
+    assert (
+        admin_client.get(reverse("streams:stream_detail", args=["sse0000000000000000"])).status_code
+        == 404
+    )

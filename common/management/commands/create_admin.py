@@ -46,9 +46,11 @@ class Command(BaseCommand):
         )  # fmt: skip
         self.stdout.write(f"Created {ROLE_ARGS[role].label} {username!r}.")
         if generated:
+            # "First admin login" only for the first one (`make run`); any other names its role.
+            what = "First admin login" if first else f"{ROLE_ARGS[role].label} login"
             self.stdout.write(
                 self.style.WARNING(
-                    f"First admin login: {username} / {password}  (shown once; change it after "
+                    f"{what}: {username} / {password}  (shown once; change it after "
                     "signing in, or set DJANGO_SUPERUSER_PASSWORD next time)"
                 )
             )

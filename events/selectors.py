@@ -66,6 +66,26 @@ def stream_recent_rejections(*, stream_id: str, limit: int = 20) -> QuerySet[Rej
     )[:limit]
 
 
+def stream_events_export(
+    *, stream_id: str, status: str = "", event_type: str = ""
+) -> QuerySet[SecurityEvent]:
+    """A stream's accepted SETs, newest first, of one status and event type when given."""
+    events = SecurityEvent.objects.filter(stream_id=stream_id)
+    if status:
+        events = events.filter(status=status)
+    if event_type:
+        events = events.filter(event_type=event_type)
+    return events.order_by("-received_at", "-id")
+
+
+def stream_rejections_export(*, stream_id: str, err: str = "") -> QuerySet[RejectedSecurityEvent]:
+    """A stream's refused SETs (within retention), newest first, of one error code when given."""
+    rejections = RejectedSecurityEvent.objects.filter(stream_id=stream_id)
+    if err:
+        rejections = rejections.filter(err=err)
+    return rejections.order_by("-received_at", "-id")
+
+
 def security_event_get(*, pk: int) -> SecurityEvent:
     """One stored SET with its stream (DoesNotExist when unknown)."""
     return SecurityEvent.objects.select_related("stream").get(pk=pk)

@@ -22,6 +22,11 @@ urlpatterns = [
         name="stream_events",
     ),
     path(
+        "security/device-integrations/shared-signals/<oid:pk>/events/<slug:which>.<slug:fmt>",
+        views.StreamEventsExportView.as_view(),
+        name="stream_events_export",
+    ),
+    path(
         "security/events/<int:pk>/",
         views.SecurityEventDetailView.as_view(),
         name="security_event_detail",

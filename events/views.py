@@ -1,11 +1,18 @@
-"""Console pages about stored SETs: a stream's recent SETs, and one SET in full."""
+"""Console pages about stored SETs: a stream's recent SETs and their exports, and one SET in
+full."""
 
+from typing import Any
+
+from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.views import View
 from django.views.generic import TemplateView
 
+from common.exports import export_refused, export_response
 from common.roles import ConsoleAccessMixin
-from events import selectors
+from events import exports, selectors
+from events.forms import StreamEventsExportForm
 from events.models import SecurityEvent
 from streams.models import Stream
 
@@ -28,6 +35,32 @@ class StreamEventsView(ConsoleAccessMixin, TemplateView):
             recent_events=selectors.stream_recent_events(stream_id=stream.pk),
             recent_rejections=selectors.stream_recent_rejections(stream_id=stream.pk),
             **kwargs,
+        )
+
+
+class StreamEventsExportView(ConsoleAccessMixin, View):
+    """A stream's accepted (`status`, `event_type`) or rejected (`err`) SETs as CSV or JSON,
+    newest first, streamed."""
+
+    def get(self, request, pk, which: str, fmt: str):
+        stream = get_object_or_404(Stream, pk=pk)
+        form = StreamEventsExportForm(request.GET)
+        if not form.is_valid():
+            return export_refused(form)
+        data = form.cleaned_data
+        rows: QuerySet[Any]
+        if which == "accepted":
+            columns = exports.ACCEPTED
+            rows = selectors.stream_events_export(
+                stream_id=stream.pk, status=data["status"], event_type=data["event_type"]
+            )
+        elif which == "rejected":
+            columns = exports.REJECTED
+            rows = selectors.stream_rejections_export(stream_id=stream.pk, err=data["err"])
+        else:
+            raise Http404("Export accepted or rejected SETs.")
+        return export_response(
+            fmt=fmt, filename=f"stream-{stream.pk}-{which}-sets", columns=columns, queryset=rows
         )
 
 

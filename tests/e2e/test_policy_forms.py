@@ -1,12 +1,13 @@
 """The policy forms in a real headless Chromium: the app fields appear only for Logout (the app
 list only for specified apps), the URI box only for another event type; the choices are
-checkboxes, ticked by clicking alone."""
+checkboxes, ticked by clicking alone; a workflow is edited from its list."""
 
 import pytest
 from playwright.sync_api import expect
 
+from common.crypto import decrypt
 from risk.models import PolicyRule
-from risk.services.policy_config import connected_app_create
+from risk.services.policy_config import connected_app_create, workflow_create
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -55,3 +56,18 @@ def test_mapping_form_shows_the_uri_box_only_for_another_event_type(
     expect(custom).to_be_visible()  # still shown with its error, the choice kept
     page.select_option("#id_event_type", label="Session revoked (session-revoked)")
     expect(custom).to_be_hidden()
+
+
+def test_a_workflow_is_edited_from_its_list(page, sign_in, super_admin, live_server):
+    workflow, _secret = workflow_create(name="Open ticket", url="https://hooks.example/t/abc")
+    sign_in("sam", "pw-sam-123")
+    page.goto(live_server.url + "/security/workflows/")
+    page.get_by_role("link", name="Edit").click()
+    expect(page.get_by_test_id("workflow-url")).to_have_text("https://hooks.example/…")
+    page.fill("#id_name", "Open a ticket")
+    page.fill("#id_url", "https://hooks.example/t/new")  # same origin: no secret needed
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("cell", name="Open a ticket")).to_be_visible()
+    workflow.refresh_from_db()
+    assert workflow.name == "Open a ticket"
+    assert decrypt(workflow.encrypted_url) == "https://hooks.example/t/new"

@@ -17,21 +17,24 @@ def _simple(identifier: dict[str, Any]) -> str:
     return str(identifier.get("format", ""))
 
 
+def set_subject(claims: Any) -> dict[str, Any] | None:
+    """The SET's subject as sent: the top-level `sub_id`, else the first event's own `subject`
+    (pre-2024 drafts, Okta's `{user, device}`); None when it names none."""
+    if not isinstance(claims, dict):
+        return None
+    if isinstance(claims.get("sub_id"), dict) and claims["sub_id"]:
+        return claims["sub_id"]
+    events = claims.get("events")
+    for body in events.values() if isinstance(events, dict) else ():
+        if isinstance(body, dict) and isinstance(body.get("subject"), dict):
+            return body["subject"]
+    return None
+
+
 def subject_label(claims: dict[str, Any]) -> str:
     """`alice@example.com`, or `user: alice@example.com · device: 9f3c…` for a complex subject
-    (Okta's {user, device}); from `sub_id`, else the event's own `subject` (older drafts)."""
-    subject = claims.get("sub_id")
-    if not isinstance(subject, dict) or not subject:
-        events = claims.get("events")
-        bodies = events.values() if isinstance(events, dict) else []
-        subject = next(
-            (
-                b["subject"]
-                for b in bodies
-                if isinstance(b, dict) and isinstance(b.get("subject"), dict)
-            ),
-            None,
-        )
+    (Okta's {user, device}); of `set_subject`."""
+    subject = set_subject(claims)
     if not subject:
         return ""
     if "format" not in subject or subject.get("format") == "complex":

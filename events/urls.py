@@ -37,6 +37,11 @@ urlpatterns = [
         name="rejected_security_event_detail",
     ),
     path(
+        "security/device-integrations/shared-signals/<oid:pk>/events/<slug:which>.<slug:fmt>",
+        views.StreamEventsExportView.as_view(),
+        name="stream_events_export",
+    ),
+    path(
         "security/events/<int:pk>/",
         views.SecurityEventDetailView.as_view(),
         name="security_event_detail",

@@ -1,12 +1,17 @@
 """Console pages about stored SETs: a stream's recent SETs, its accepted and rejected SETs
-paged and filtered, one SET in full, one refusal in full."""
+paged and filtered (and exported with the same filters), one SET in full, one refusal in full."""
+
+from typing import Any
 
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import Http404
+from django.views import View
 from django.views.generic import TemplateView
 
+from common.exports import export_refused, export_response
 from common.roles import ConsoleAccessMixin
-from events import selectors
+from events import exports, selectors
 from events.forms import AcceptedSetFilterForm, RejectedSetFilterForm
 from events.models import RejectedSecurityEvent, SecurityEvent
 from streams.models import Stream
@@ -49,6 +54,42 @@ class StreamEventsView(ConsoleAccessMixin, TemplateView):
                 "recent_rejections": selectors.stream_recent_rejections(stream_id=pk),
             }
         return super().get_context_data(**context, **kwargs)
+
+
+class StreamEventsExportView(ConsoleAccessMixin, View):
+    """A stream's accepted or rejected SETs as CSV or JSON, with the filters of their pages,
+    newest first, streamed (removed streams' accepted SETs too)."""
+
+    def get(self, request, pk, which: str, fmt: str):
+        stream = _stream_or_404(pk)
+        rows: QuerySet[Any]
+        form: AcceptedSetFilterForm | RejectedSetFilterForm
+        if which == "accepted":
+            sets = _stream_sets(stream)
+            form = AcceptedSetFilterForm(
+                request.GET, event_types=selectors.stream_set_event_types(sets=sets)
+            )
+            if not form.is_valid():
+                return export_refused(form)
+            columns = exports.ACCEPTED
+            rows = selectors.stream_sets_filtered(sets=sets, **{
+                name: form.cleaned_data[name] for name in ("event_type", "status", "q")
+            })  # fmt: skip
+        elif which == "rejected":
+            form = RejectedSetFilterForm(
+                request.GET, errors=selectors.stream_rejection_errors(stream_id=pk)
+            )
+            if not form.is_valid():
+                return export_refused(form)
+            columns = exports.REJECTED
+            rows = selectors.stream_rejections_filtered(
+                stream_id=pk, err=form.cleaned_data["err"], q=form.cleaned_data["q"]
+            )
+        else:
+            raise Http404("Export accepted or rejected SETs.")
+        return export_response(
+            fmt=fmt, filename=f"stream-{stream.pk}-{which}-sets", columns=columns, queryset=rows
+        )
 
 
 class SecurityEventDetailView(ConsoleAccessMixin, TemplateView):

@@ -1,8 +1,11 @@
 """Forms of the risk pages: filters kept in the URL, and the inputs of the policy and directory."""
 
+import re
 from datetime import UTC, datetime
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 
 from risk.mapping import RULES
 from risk.models import (
@@ -22,6 +25,7 @@ from risk.models import (
 from risk.selectors import log_keyword_query
 from risk.services.system_log import EVENT_TYPES
 from streams.models import Stream
+from streams.vocabulary import CAEP, OKTA, RISC
 
 RANGE_CHOICES = [("24h", "Last 24 hours"), ("7d", "Last 7 days"), ("30d", "Last 30 days"),
                  ("all", "All time")]  # fmt: skip
@@ -209,23 +213,43 @@ class PolicyRuleForm(forms.Form):
         required=False, choices=RiskSource.choices, widget=forms.CheckboxSelectMultiple,
         help_text="None checked: any detection.",
     )  # fmt: skip
+    # Checkbox lists, not <select multiple>: choosing several needs no ctrl-click.
     source_streams = forms.ModelMultipleChoiceField(
-        queryset=Stream.objects.order_by("name"), required=False, help_text="None: any stream."
-    )
+        queryset=Stream.objects.order_by("name"), required=False, help_text="None: any stream.",
+        widget=forms.CheckboxSelectMultiple,
+    )  # fmt: skip
     groups_include = forms.ModelMultipleChoiceField(
-        queryset=DirectoryGroup.objects.all(), required=False
-    )
+        queryset=DirectoryGroup.objects.order_by("name"), required=False,
+        widget=forms.CheckboxSelectMultiple, help_text="None: everyone.",
+    )  # fmt: skip
     groups_exclude = forms.ModelMultipleChoiceField(
-        queryset=DirectoryGroup.objects.all(), required=False
-    )
+        queryset=DirectoryGroup.objects.order_by("name"), required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )  # fmt: skip
     terminate_sessions = forms.BooleanField(required=False, label="Logout and revoke tokens")
-    app_selection = forms.ChoiceField(choices=AppSelection.choices, initial=AppSelection.ALL)
-    apps = forms.ModelMultipleChoiceField(
-        queryset=ConnectedApp.objects.all(), required=False, label="Specified apps"
+    app_selection = forms.ChoiceField(
+        choices=AppSelection.choices, initial=AppSelection.ALL, label="Apps to log out of"
     )
+    apps = forms.ModelMultipleChoiceField(
+        queryset=ConnectedApp.objects.order_by("name"), required=False, label="Specified apps",
+        widget=forms.CheckboxSelectMultiple,
+    )  # fmt: skip
     workflow = forms.ModelChoiceField(
         queryset=Workflow.objects.filter(active=True), required=False, label="Run workflow"
     )
+
+    def clean(self):
+        """The apps count only for a Logout to specified apps: a Logout to specified apps needs
+        one; otherwise a ticked app (from a hidden list) is dropped, not stored unseen."""
+        data = super().clean()
+        specified = data.get("terminate_sessions") and (
+            data.get("app_selection") == AppSelection.SPECIFIED
+        )
+        if not specified:
+            data["apps"] = []
+        elif not data.get("apps"):
+            self.add_error("apps", "Choose the apps to log out of, or choose All connected apps.")
+        return data
 
 
 class ConnectedAppForm(forms.Form):
@@ -259,11 +283,58 @@ class WorkflowEditForm(forms.Form):
     active = forms.BooleanField(required=False)
 
 
+OTHER_EVENT_TYPE = "other"
+_VOCABULARIES = (("CAEP", CAEP), ("RISC", RISC), ("Okta", OKTA))
+# RFC 8141: urn:<NID>:<NSS>.
+_URN = re.compile(r"urn:[A-Za-z0-9][A-Za-z0-9-]{0,30}[A-Za-z0-9]:[^\s]+", re.IGNORECASE)
+EVENT_TYPE_URI_ERROR = (
+    "Enter an event-type URI: an https URL such as "
+    "https://schemas.example.com/secevent/event-type/name, or a URN."
+)
+
+
+def _mapping_event_choices() -> list:
+    """The event types the table maps to a detection, grouped by vocabulary, then "other"."""
+    groups = []
+    for title, prefix in _VOCABULARIES:
+        uris = sorted(u for u, rule in RULES.items() if u.startswith(prefix) and rule.kind)
+        groups.append((title, [(u, f"{RULES[u].label} ({u.removeprefix(prefix)})") for u in uris]))
+    return [("", "Choose an event type"), *groups,
+            ("Other", [(OTHER_EVENT_TYPE, "Another event type (enter its URI)")])]  # fmt: skip
+
+
+def event_type_uri(value: str) -> str:
+    """A custom event type: an absolute https (or http) URL or a URN, as SSF event types are."""
+    if _URN.fullmatch(value):
+        return value
+    try:
+        URLValidator(schemes=["https", "http"])(value)
+    except ValidationError as exc:
+        raise forms.ValidationError(EVENT_TYPE_URI_ERROR) from exc
+    return value
+
+
 class MappingOverrideForm(forms.Form):
+    """A stream's meaning for one event type: one of the table's, or a custom URI."""
+
     stream = forms.ModelChoiceField(queryset=Stream.objects.order_by("name"))
-    event_type = forms.CharField(
-        max_length=255,
-        help_text="The event-type URI.",
-        widget=forms.TextInput(attrs={"list": "event-types"}),
-    )
+    event_type = forms.ChoiceField(choices=_mapping_event_choices)
+    custom_event_type = forms.CharField(
+        required=False, max_length=255, label="Event-type URI",
+        help_text="Only for another event type: e.g. a vendor's own.",
+    )  # fmt: skip
     outcome = forms.ChoiceField(choices=MappingOverride.Outcome.choices)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("event_type") != OTHER_EVENT_TYPE:
+            return data
+        custom = data.get("custom_event_type", "").strip()
+        if not custom:
+            self.add_error("custom_event_type", "Enter the event type's URI.")
+            return data
+        try:
+            data["event_type"] = event_type_uri(custom)
+        except forms.ValidationError as exc:
+            self.add_error("custom_event_type", exc)
+        return data

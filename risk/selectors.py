@@ -213,6 +213,11 @@ def entity_list(*, q: str = "", kind: str = "") -> QuerySet[Entity]:
     return entities.filter(_entity_search(q)) if q else entities
 
 
+def entity_export(*, q: str = "") -> QuerySet[Entity]:
+    """The directory page's people and devices with their groups and identifiers, for export."""
+    return entity_list(q=q).prefetch_related("identifiers")
+
+
 # --- Users API: keyset pagination on (sort column, id) --------------------------------------------
 
 # The columns users can be sorted by: none can be NULL, so (value, id) orders every row.
@@ -391,6 +396,18 @@ def log_entity_id(name: str) -> str:
     return entity_id or name
 
 
+def log_events_query(
+    *, where: Q | None = None, since: datetime | None = None, until: datetime | None = None
+) -> QuerySet[LogEvent]:
+    """System Log records matching `where`, published in [since, until), unordered."""
+    events = LogEvent.objects.filter(where or Q())
+    if since:
+        events = events.filter(published__gte=since)
+    if until:
+        events = events.filter(published__lt=until)
+    return events
+
+
 def log_events_page(
     *,
     where: Q | None = None,
@@ -405,11 +422,7 @@ def log_events_page(
     Keyset pagination: the cursor is the last record's (published, id), so a page costs one
     indexed range scan however deep it is, and records that arrive meanwhile never shift pages.
     """
-    events = LogEvent.objects.filter(where or Q())
-    if since:
-        events = events.filter(published__gte=since)
-    if until:
-        events = events.filter(published__lt=until)
+    events = log_events_query(where=where, since=since, until=until)
     if after:
         published, pk = _log_position(after)
         if ascending:

@@ -8,7 +8,7 @@ urlpatterns = [
     path("reports/entity-risk/", reports.EntityRiskReportView.as_view(), name="entity_risk_report"),
     path("reports/entity-risk/<oid:pk>/", reports.EntityDetailView.as_view(), name="entity_detail"),
     path(
-        "reports/entity-risk/export/<slug:view>.csv",
+        "reports/entity-risk/export/<slug:view>.<slug:fmt>",
         reports.EntityRiskExportView.as_view(),
         name="entity_risk_export",
     ),
@@ -38,7 +38,17 @@ urlpatterns = [
         system_log.SecurityEventEntityView.as_view(),
         name="security_event_entity",
     ),
+    path(
+        "reports/system-log/export.<slug:fmt>",
+        system_log.SystemLogExportView.as_view(),
+        name="system_log_export",
+    ),
     path("directory/people/", directory.EntityListView.as_view(), name="entity_list"),
+    path(
+        "directory/people/export.<slug:fmt>",
+        directory.EntityExportView.as_view(),
+        name="entity_export",
+    ),
     path("directory/people/add/", directory.EntityAddView.as_view(), name="entity_add"),
     path("directory/people/import/", directory.EntityImportView.as_view(), name="entity_import"),
     path("security/entity-risk-policy/", policy.PolicyView.as_view(), name="policy"),

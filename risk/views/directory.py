@@ -1,4 +1,4 @@
-"""Directory > People: users and devices, added one by one or imported from CSV."""
+"""Directory > People: users and devices, added one by one or imported from CSV, and exported."""
 
 from urllib.parse import urlencode
 
@@ -9,8 +9,9 @@ from django.shortcuts import redirect, render
 from django.views import View
 from django.views.generic import TemplateView
 
+from common.exports import export_refused, export_response
 from common.roles import ConsoleAccessMixin
-from risk import selectors
+from risk import exports, selectors
 from risk.forms import CsvImportForm, EntityForm, EntitySearchForm
 from risk.models import Entity
 from risk.services.directory import entities_import_csv, entity_create
@@ -31,6 +32,21 @@ class EntityListView(ConsoleAccessMixin, TemplateView):
         page = Paginator(entities, PAGE_SIZE).get_page(self.request.GET.get("page"))
         query = urlencode({"q": q}) if q else ""
         return super().get_context_data(page=page, q=q, query=query, **kwargs)
+
+
+class EntityExportView(ConsoleAccessMixin, View):
+    """The directory (searched as the page is) as CSV or JSON, streamed."""
+
+    def get(self, request, fmt: str):
+        search = EntitySearchForm(request.GET)
+        if not search.is_valid():
+            return export_refused(search)
+        return export_response(
+            fmt=fmt,
+            filename="directory",
+            columns=exports.DIRECTORY,
+            queryset=selectors.entity_export(q=search.cleaned_data["q"]),
+        )
 
 
 class EntityAddView(ConsoleAccessMixin, View):

@@ -238,6 +238,14 @@ class WorkflowEditView(ConsoleAccessMixin, View):
         return render(request, self.template_name, context, status=400)
 
 
+# Said when a mapping names an event type the table does not read: such SETs are logged as
+# SKIPPED before any mapping is looked at, so the admin must not believe it acts already.
+UNREAD_EVENT_TYPE = (
+    "This receiver does not read {uri} yet: its SETs are logged and ignored, so this mapping "
+    "takes effect only once the receiver maps that event type."
+)
+
+
 class MappingOverrideAddView(ConsoleAccessMixin, View):
     """Say what a stream's event type means for risk (replaces the built-in table for it)."""
 
@@ -245,15 +253,23 @@ class MappingOverrideAddView(ConsoleAccessMixin, View):
     template_name = "risk/mapping_override_form.html"
 
     def get(self, request):
-        return render(request, self.template_name, {"form": MappingOverrideForm(), "rules": RULES})
+        return render(request, self.template_name, {"form": MappingOverrideForm()})
 
     def post(self, request):
         form = MappingOverrideForm(request.POST)
         if form.is_valid():
-            policy_config.mapping_override_set(**form.cleaned_data, actor=request.user)
+            data = form.cleaned_data
+            policy_config.mapping_override_set(
+                stream=data["stream"],
+                event_type=data["event_type"],
+                outcome=data["outcome"],
+                actor=request.user,
+            )
             messages.success(request, "Mapping saved.")
+            if data["event_type"] not in RULES:
+                messages.warning(request, UNREAD_EVENT_TYPE.format(uri=data["event_type"]))
             return redirect("risk:policy")
-        return render(request, self.template_name, {"form": form, "rules": RULES}, status=400)
+        return render(request, self.template_name, {"form": form}, status=400)
 
 
 class MappingOverrideRemoveView(ConsoleAccessMixin, View):

@@ -1,19 +1,19 @@
-"""Reports > Entity risk: the report and its CSV exports, one entity's detections and history,
-and an admin's changes (set a level, dismiss a detection, reset), each confirmed first."""
+"""Reports > Entity risk: the report and its CSV and JSON exports, one entity's detections and
+history, and an admin's changes (set a level, dismiss a detection, reset), each confirmed first."""
 
 from typing import Any, ClassVar
 
 from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views import View
 from django.views.generic import TemplateView
 
+from common.exports import export_response
 from common.roles import ConsoleAccessMixin
-from risk import report_csv, selectors
+from risk import exports, selectors
 from risk.forms import DismissForm, ReportFilterForm, RiskSetForm
 from risk.models import Entity, RiskLevel
 from risk.services.entity_risk import (
@@ -76,16 +76,18 @@ class EntityRiskReportView(ConsoleAccessMixin, TemplateView):
 
 
 class EntityRiskExportView(ConsoleAccessMixin, View):
-    """One of the report's lists as CSV, with the report's filters, streamed row by row."""
+    """One of the report's lists as CSV or JSON, with the report's filters, streamed."""
 
-    def get(self, request, view: str):
+    def get(self, request, view: str, fmt: str):
         if view not in REPORT_LISTS:
             return redirect("risk:entity_risk_report")
         _form, filters = _report_filters(request)
-        rows = report_csv.rows(view, REPORT_LISTS[view][1](filters=filters))
-        response = StreamingHttpResponse(rows, content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="entity-risk-{view}.csv"'
-        return response
+        return export_response(
+            fmt=fmt,
+            filename=f"entity-risk-{view}",
+            columns=exports.report_columns(view, selectors.stream_names()),
+            queryset=REPORT_LISTS[view][1](filters=filters),
+        )
 
 
 class EntityDetailView(ConsoleAccessMixin, TemplateView):

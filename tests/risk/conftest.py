@@ -1,9 +1,12 @@
 """Risk fixtures: directory entities, a second source, and a way to push and process a SET."""
 
 import pytest
+from django.utils import timezone
 
+from risk.models import LogEvent
 from risk.services.directory import entity_create
 from risk.services.processing import security_events_process_pending
+from risk.services.system_log import admin_actor, log_event
 from streams.services import stream_create
 from tests.conftest import TransmitterDouble
 from tests.http_server import LocalHTTPServer
@@ -44,3 +47,21 @@ def second_source(db, rotated_rsa_key):
     source.stream = stream_create(name="SGNL", well_known_url=source.well_known_url)
     yield source
     server.stop()
+
+
+@pytest.fixture
+def make_records(db):
+    """Store `n` System Log records "record 0".."record n-1", a second apart, oldest first;
+    `fields` go to risk.services.system_log.log_event."""
+
+    def _make(n: int, **fields):
+        base = timezone.now()
+        fields.setdefault("event_type", "test.event")
+        fields.setdefault("actor", admin_actor(name="t"))
+        LogEvent.objects.bulk_create(
+            log_event(display_message=f"record {i}",
+                      published=base - timezone.timedelta(seconds=n - i), **fields)
+            for i in range(n)
+        )  # fmt: skip
+
+    return _make

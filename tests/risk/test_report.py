@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 
 import pytest
 from django.urls import reverse
@@ -24,7 +25,7 @@ REPORT = reverse("risk:entity_risk_report")
 
 
 def export(client, view: str, query: str = "") -> list[list[str]]:
-    response = client.get(reverse("risk:entity_risk_export", args=[view]) + "?" + query)
+    response = client.get(reverse("risk:entity_risk_export", args=[view, "csv"]) + "?" + query)
     assert response.status_code == 200
     assert response.streaming
     assert response["Content-Disposition"] == f'attachment; filename="entity-risk-{view}.csv"'
@@ -97,12 +98,39 @@ def test_each_list_exports_as_csv_with_formulas_defused(admin_client, alice, del
     rules = export(admin_client, "rules")
     assert rules[1][6:8] == ["High risk", "Logout and revoke tokens at Slack: Pending"]
     log = export(admin_client, "log")
+    assert log[0][:2] == ["published", "eventType"]  # the System Log export's columns
     assert {row[1] for row in log[1:]} >= {
         "security.events.provider.receive_event",
         "user.risk.change",
         "policy.entity_risk.evaluate",
     }
-    assert admin_client.get(reverse("risk:entity_risk_export", args=["nope"])).status_code == 302
+    nope = reverse("risk:entity_risk_export", args=["nope", "csv"])
+    assert admin_client.get(nope).status_code == 302
+    xlsx = reverse("risk:entity_risk_export", args=["detections", "xlsx"])
+    assert admin_client.get(xlsx).status_code == 404
+
+
+def test_each_list_exports_as_json_with_the_filters(admin_client, alice, deliver, logout_rule):
+    deliver(USER_RISK, {"current_level": "high", "reason_admin": {"en": "=not a formula here"}})
+    deliver(CAEP + "session-revoked", {})
+
+    def records(view: str, query: str = "") -> list[dict]:
+        url = reverse("risk:entity_risk_export", args=[view, "json"])
+        response = admin_client.get(f"{url}?{query}")
+        assert response.streaming
+        assert response["Content-Type"] == "application/json"
+        assert response["Content-Disposition"] == f'attachment; filename="entity-risk-{view}.json"'
+        return json.loads(b"".join(response.streaming_content))
+
+    high = records("detections", "level=HIGH")
+    assert [(d["entity_id"], d["source"], d["level"]) for d in high] == [
+        (alice.pk, "Acme MDM", "HIGH")
+    ]
+    assert high[0]["reasons"] == "=not a formula here"  # JSON is data: left as it is
+    assert len(records("detections")) == 2
+    assert records("entities")[0]["risk"] == "HIGH"
+    assert records("rules")[0]["rule"] == "High risk"
+    assert {r["eventType"] for r in records("log")} >= {"user.risk.change"}
 
 
 def test_report_lists_read_a_fixed_number_of_queries(admin_client, alice, deliver,

@@ -5,9 +5,7 @@ import base64
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from django.utils import timezone
 
-from common.audit import admin_actor
 from common.crypto import decrypt
 from risk.mapping import OKTA
 from risk.models import (
@@ -20,7 +18,6 @@ from risk.models import (
     RiskLevel,
     Workflow,
 )
-from risk.services.system_log import log_event
 
 pytestmark = pytest.mark.django_db
 USER_RISK = OKTA + "user-risk-change"
@@ -93,21 +90,13 @@ def test_readonly_admin_reads_reports_but_cannot_set_risk(readonly_client, alice
     assert Entity.objects.get(pk=alice.pk).risk_level == RiskLevel.HIGH
 
 
-def make_records(n: int, **fields):
-    base = timezone.now()
-    LogEvent.objects.bulk_create(
-        log_event(event_type=fields.get("event_type", "test.event"), display_message=f"record {i}",
-                  actor=admin_actor(name="t"), published=base - timezone.timedelta(seconds=n - i),
-                  **{k: v for k, v in fields.items() if k != "event_type"})
-        for i in range(n)
-    )  # fmt: skip
-
-
 def messages_of(response):
     return [r.display_message for r in response.context["records"]]
 
 
-def test_system_log_pages_newest_first_with_a_cursor(admin_client, django_assert_num_queries):
+def test_system_log_pages_newest_first_with_a_cursor(
+    admin_client, make_records, django_assert_num_queries
+):
     make_records(120)
     first = admin_client.get(LOG)
     assert messages_of(first)[:2] == ["record 119", "record 118"]
@@ -148,7 +137,7 @@ def test_system_log_search_is_the_apis_keyword_search(admin_client, alice, deliv
     assert "at most 10 keywords" in response.content.decode()
 
 
-def test_system_log_htmx_load_more_is_a_partial(admin_client):
+def test_system_log_htmx_load_more_is_a_partial(admin_client, make_records):
     make_records(60)
     cursor = admin_client.get(LOG).context["next_cursor"]
     partial = admin_client.get(f"{LOG}?after={cursor}", HTTP_HX_REQUEST="true")
@@ -161,7 +150,7 @@ def test_system_log_htmx_load_more_is_a_partial(admin_client):
     ["garbage!!", base64.urlsafe_b64encode(b"0001-01-01T00:00:00+23:00|1").decode()],
 )
 @pytest.mark.parametrize("htmx", [False, True])
-def test_system_log_bad_cursor_is_a_400_that_says_so(admin_client, after, htmx):
+def test_system_log_bad_cursor_is_a_400_that_says_so(admin_client, make_records, after, htmx):
     """Issue 11 defect 4: an out-of-range date in a cursor was a 500."""
     make_records(3)
     headers = {"HTTP_HX_REQUEST": "true"} if htmx else {}

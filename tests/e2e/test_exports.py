@@ -5,8 +5,9 @@ import csv
 import pytest
 from playwright.sync_api import expect
 
+from common.audit import admin_actor
 from risk.models import OutcomeResult
-from risk.services.system_log import admin_actor, log_event
+from risk.services.system_log import log_event
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 

@@ -3,10 +3,11 @@
 import pytest
 from django.utils import timezone
 
+from common.audit import admin_actor
 from risk.models import LogEvent
 from risk.services.directory import entity_create
 from risk.services.processing import security_events_process_pending
-from risk.services.system_log import admin_actor, log_event
+from risk.services.system_log import log_event
 from streams.services import stream_create
 from tests.conftest import TransmitterDouble
 from tests.http_server import LocalHTTPServer

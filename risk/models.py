@@ -126,9 +126,17 @@ class EntityKind(models.TextChoices):
     DEVICE = "DEVICE", "Device"
 
 
+ENTITY_ID_PREFIXES = {EntityKind.USER: "00u", EntityKind.DEVICE: "guo"}
+
+
 def new_entity_id(kind: str) -> str:
     """An Okta-style id: `00u...` for users, `guo...` for devices."""
-    return okta_style_id("00u" if kind == EntityKind.USER else "guo")
+    return okta_style_id(ENTITY_ID_PREFIXES[EntityKind(kind)])
+
+
+def is_entity_id(value: str) -> bool:
+    """Whether a record's target id names a directory entity (not, say, an admin's account)."""
+    return isinstance(value, str) and value.startswith(tuple(ENTITY_ID_PREFIXES.values()))
 
 
 class DirectoryGroup(models.Model):

@@ -85,6 +85,9 @@ class ScimApi(APIView):
     authentication_classes = [ScimClientAuthentication]
     permission_classes = [IsScimClient]
     throttle_classes: list = []
+    # Not in our OpenAPI document: SCIM describes itself at /Schemas and /ResourceTypes
+    # (RFC 7644 §4), and its clients (IdPs, scim2-tester) read that.
+    schema = None
     parser_classes = [ScimJSONParser, StrictJSONParser]
     renderer_classes = [ScimJSONRenderer, JSONRenderer]
 

@@ -132,10 +132,19 @@ class UserCreateQueryInput(serializers.Serializer):
     )
 
 
+class StrictText(serializers.CharField):
+    """A string, as the schema says: DRF's CharField would store 12 or 0.5 as "12" and "0.5"."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def _text(max_length: int, min_length: int = 1, **kwargs: Any) -> serializers.CharField:
     # Okta's own words for a missing value.
     blank = "The field cannot be left blank"
-    return serializers.CharField(
+    return StrictText(
         max_length=max_length,
         min_length=min_length,
         error_messages={"required": blank, "blank": blank, "null": blank},

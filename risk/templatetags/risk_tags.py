@@ -3,7 +3,7 @@
 from django import template
 
 from risk.mapping import lifetime_text
-from risk.models import DetectionKind
+from risk.models import DetectionKind, is_entity_id
 from risk.services.system_log import log_event_to_okta
 
 register = template.Library()
@@ -13,6 +13,12 @@ register = template.Library()
 def log_event_json(event) -> dict:
     """The record in Okta's LogEvent shape, for the System Log's expandable JSON."""
     return log_event_to_okta(event)
+
+
+@register.filter
+def entity_id(value) -> bool:
+    """Whether a target's id is a directory entity's, so it links to the entity's page."""
+    return is_entity_id(value)
 
 
 @register.filter

@@ -23,6 +23,8 @@ from risk.services.policy_config import (
     workflow_create,
 )
 from risk.services.processing import security_events_process_pending
+from scim.services import scim_client_create
+from streams.services import stream_push_secret_rotate
 
 pytestmark = pytest.mark.django_db
 POLICY = {
@@ -107,7 +109,11 @@ def _url_names() -> set[str]:
             elif isinstance(pattern, URLPattern) and pattern.name:
                 yield namespace + pattern.name
 
-    return {name for name in walk(get_resolver().url_patterns) if not name.startswith("api:")}
+    # The JSON APIs (ours and SCIM's) are not pages.
+    return {
+        name for name in walk(get_resolver().url_patterns)
+        if not name.startswith(("api:", "scim_api:"))
+    }  # fmt: skip
 
 
 def _walk(client: Client, *starts: str) -> dict[str, object]:
@@ -137,7 +143,7 @@ def _walk(client: Client, *starts: str) -> dict[str, object]:
 
 
 @pytest.fixture
-def console_data(stream, transmitter, push, super_admin):
+def console_data(stream, transmitter, push, super_admin, rotated_rsa_key):
     """One of everything the console lists, so that the walk reaches every page."""
     entity_create(email="alice@example.com", first_name="Alice", last_name="Liddell")
     token = transmitter.make_set(
@@ -153,6 +159,10 @@ def console_data(stream, transmitter, push, super_admin):
     policy_rule_save(name="High", risk_level="HIGH", workflow=workflow, apps=[app])
     mapping_override_set(stream=stream, event_type=OKTA + "user-risk-change", outcome="LOW")
     api_token_create(user=super_admin, name="CI")
+    scim_client_create(name="Okta provisioning")
+    # A refused SET (signed by a key the transmitter never published) and then a push secret.
+    assert push(transmitter.make_set(key=rotated_rsa_key)).status_code == 400
+    stream_push_secret_rotate(stream=stream)
 
 
 def test_every_console_page_has_the_policy_and_nothing_inline(admin_client, console_data):

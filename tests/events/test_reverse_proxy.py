@@ -155,7 +155,8 @@ def test_slow_clients_hold_nginx_connections_not_gunicorn_workers(shape):
         answer = request(shape.https_port, PROBE, tls=shape.tls)
         elapsed = time.monotonic() - started
     assert answer.status == 405
-    assert elapsed < 1.5, f"a request behind nginx took {elapsed:.2f}s while clients trickled"
+    # Gunicorn alone stalls 32 s here; the bound leaves room for a loaded CI machine.
+    assert elapsed < 5, f"a request behind nginx took {elapsed:.2f}s while clients trickled"
     with SlowClients(shape.gunicorn_port, 8), pytest.raises(TimeoutError):
         # Straight at gunicorn, the same clients hold both of its workers: nothing answers.
         request(shape.gunicorn_port, PROBE, timeout=1.5)

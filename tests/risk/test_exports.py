@@ -77,9 +77,10 @@ def test_system_log_csv_has_oktas_columns_and_defuses_formulas(admin_client, ali
     assert newest["client.ipAddress"] == "192.0.2.7"
     # Every record, newest first, the SET's receipt with its trace and debugData as JSON.
     types = [row[1] for row in rows[1:]]
-    assert types[-1] == "security.events.provider.receive_event"
+    # Oldest last: the stream's creation (an admin's change), then the SET's receipt.
+    assert types[-2:] == ["security.events.provider.receive_event", "security.events.provider.add"]
     assert {"user.risk.change", "policy.entity_risk.evaluate"} <= set(types)
-    receipt = dict(zip(rows[0], rows[-1], strict=True))
+    receipt = dict(zip(rows[0], rows[-2], strict=True))
     assert receipt["actor.type"] == "SecurityEventProvider"
     assert receipt["target.id"] == alice.pk
     assert receipt["transaction.id"]
@@ -92,7 +93,8 @@ def test_system_log_json_is_oktas_log_events(admin_client, alice, deliver):
     records = json_records(admin_client.get(LOG_JSON), "system-log.json")
     expected = LogEvent.objects.order_by("-published", "-id")
     assert records == [json.loads(json.dumps(log_event_to_okta(r))) for r in expected]
-    assert records[-1]["debugContext"]["debugData"]["partnerRiskReportData"]["event"] == {
+    receipt = next(r for r in records if r["eventType"] == "security.events.provider.receive_event")
+    assert receipt["debugContext"]["debugData"]["partnerRiskReportData"]["event"] == {
         "current_level": "high"
     }
 

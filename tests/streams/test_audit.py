@@ -24,7 +24,8 @@ def test_a_stream_change_is_logged_at_once_and_the_mirror_copies_nothing_more(st
 def test_rotating_and_removing_the_push_secret_is_logged_without_it(admin_client, stream):
     url = reverse("streams:stream_push_secret", args=[stream.pk])
     secret = admin_client.post(url).context["secret"]
-    assert admin_client.post(url, {"action": "clear"}).status_code == 302
+    clear = reverse("streams:stream_push_secret_clear", args=[stream.pk])
+    assert admin_client.post(clear).status_code == 302
 
     rotated, removed = LogEvent.objects.filter(
         event_type="security.events.provider.update"

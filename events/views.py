@@ -1,10 +1,7 @@
 """Console pages about stored SETs: a stream's recent SETs, its accepted and rejected SETs
 paged and filtered (and exported with the same filters), one SET in full, one refusal in full."""
 
-from typing import Any
-
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import Http404
 from django.views import View
 from django.views.generic import TemplateView
@@ -56,37 +53,54 @@ class StreamEventsView(ConsoleAccessMixin, TemplateView):
         return super().get_context_data(**context, **kwargs)
 
 
+def _accepted_sets(request, stream: Stream | RemovedStream):
+    """The accepted-SET filters of the query, and the rows they select (None when invalid):
+    one reading for the list and its download."""
+    sets = _stream_sets(stream)
+    form = AcceptedSetFilterForm(
+        request.GET, event_types=selectors.stream_set_event_types(sets=sets)
+    )
+    if not form.is_valid():
+        return form, None
+    return form, selectors.stream_sets_filtered(
+        sets=sets, **{name: form.cleaned_data[name] for name in ("event_type", "status", "q")}
+    )
+
+
+def _rejected_sets(request, stream: Stream | RemovedStream):
+    """The rejected-SET filters of the query, and the rows they select (None when invalid; a
+    removed stream's refusals point at no stream any more: none)."""
+    form = RejectedSetFilterForm(
+        request.GET, errors=selectors.stream_rejection_errors(stream_id=stream.pk)
+    )
+    if not form.is_valid():
+        return form, None
+    if not isinstance(stream, Stream):
+        return form, RejectedSecurityEvent.objects.none()
+    return form, selectors.stream_rejections_filtered(
+        stream_id=stream.pk, err=form.cleaned_data["err"], q=form.cleaned_data["q"]
+    )
+
+
+# A download's rows and columns, by the list it downloads.
+EXPORTS = {
+    "accepted": (_accepted_sets, exports.ACCEPTED),
+    "rejected": (_rejected_sets, exports.REJECTED),
+}
+
+
 class StreamEventsExportView(ConsoleAccessMixin, View):
     """A stream's accepted or rejected SETs as CSV or JSON, with the filters of their pages,
     newest first, streamed (removed streams' accepted SETs too)."""
 
     def get(self, request, pk, which: str, fmt: str):
-        stream = _stream_or_404(pk)
-        rows: QuerySet[Any]
-        form: AcceptedSetFilterForm | RejectedSetFilterForm
-        if which == "accepted":
-            sets = _stream_sets(stream)
-            form = AcceptedSetFilterForm(
-                request.GET, event_types=selectors.stream_set_event_types(sets=sets)
-            )
-            if not form.is_valid():
-                return export_refused(form)
-            columns = exports.ACCEPTED
-            rows = selectors.stream_sets_filtered(sets=sets, **{
-                name: form.cleaned_data[name] for name in ("event_type", "status", "q")
-            })  # fmt: skip
-        elif which == "rejected":
-            form = RejectedSetFilterForm(
-                request.GET, errors=selectors.stream_rejection_errors(stream_id=pk)
-            )
-            if not form.is_valid():
-                return export_refused(form)
-            columns = exports.REJECTED
-            rows = selectors.stream_rejections_filtered(
-                stream_id=pk, err=form.cleaned_data["err"], q=form.cleaned_data["q"]
-            )
-        else:
+        if which not in EXPORTS:
             raise Http404("Export accepted or rejected SETs.")
+        stream = _stream_or_404(pk)
+        select, columns = EXPORTS[which]
+        form, rows = select(request, stream)
+        if rows is None:
+            return export_refused(form)
         return export_response(
             fmt=fmt, filename=f"stream-{stream.pk}-{which}-sets", columns=columns, queryset=rows
         )
@@ -123,17 +137,8 @@ class StreamSetListView(ConsoleAccessMixin, TemplateView):
 
     def get_context_data(self, pk, **kwargs):
         stream = _stream_or_404(pk)
-        sets = _stream_sets(stream)
-        form = AcceptedSetFilterForm(
-            self.request.GET, event_types=selectors.stream_set_event_types(sets=sets)
-        )
-        rows = (
-            selectors.stream_sets_filtered(sets=sets, **{
-                name: form.cleaned_data[name] for name in ("event_type", "status", "q")
-            })
-            if form.is_valid()
-            else SecurityEvent.objects.none()
-        )  # fmt: skip
+        form, rows = _accepted_sets(self.request, stream)
+        rows = SecurityEvent.objects.none() if rows is None else rows
         return super().get_context_data(stream=stream, **_page(self.request, rows, form), **kwargs)
 
 
@@ -144,16 +149,8 @@ class StreamRejectedSetListView(ConsoleAccessMixin, TemplateView):
 
     def get_context_data(self, pk, **kwargs):
         stream = _stream_or_404(pk)
-        form = RejectedSetFilterForm(
-            self.request.GET, errors=selectors.stream_rejection_errors(stream_id=pk)
-        )
-        rows = (
-            selectors.stream_rejections_filtered(
-                stream_id=pk, err=form.cleaned_data["err"], q=form.cleaned_data["q"]
-            )
-            if form.is_valid() and isinstance(stream, Stream)
-            else RejectedSecurityEvent.objects.none()
-        )
+        form, rows = _rejected_sets(self.request, stream)
+        rows = RejectedSecurityEvent.objects.none() if rows is None else rows
         return super().get_context_data(stream=stream, **_page(self.request, rows, form), **kwargs)
 
 
